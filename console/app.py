@@ -23,6 +23,7 @@ from typing import ClassVar
 
 from textual.app import App, ComposeResult
 from textual.containers import ScrollableContainer
+from textual.driver import Driver
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
@@ -95,6 +96,16 @@ class OpsConsoleApp(App[None]):
             self.register_theme(t)
         self.theme_names = [t.name for t in themes] or [self.theme]
         self._theme_notice = self._choose_theme(theme)
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's Linux driver, unless TEXTUAL_DRIVER names another: one that survives the
+        terminal hanging up (console/driver.py)."""
+        default = super().get_driver_class()
+        if default.__module__ == "textual.drivers.linux_driver":
+            from console.driver import HangupSafeLinuxDriver
+
+            return HangupSafeLinuxDriver
+        return default
 
     # ----------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:

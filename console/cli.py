@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import threading
-from pathlib import Path
 from types import FrameType
 
 from console import cli_backup
@@ -210,9 +209,15 @@ def exit_on_hangup(app, engine) -> None:
 def _watchdog(engine, reason: str) -> None:
     import logging
     import time
+    import traceback
 
     time.sleep(HANGUP_EXIT_DEADLINE)
-    logging.getLogger("opsconsole").error("forced exit %.1fs after: %s", HANGUP_EXIT_DEADLINE, reason)
+    # Where the UI thread is stuck: this exit path is a fallback, and the next wedge needs its stack.
+    main_frame = sys._current_frames().get(threading.main_thread().ident or 0)
+    stuck_at = "".join(traceback.format_stack(main_frame)[-6:]) if main_frame else "(no main thread)"
+    logging.getLogger("opsconsole").error(
+        "forced exit %.1fs after: %s; the UI thread was at:\n%s", HANGUP_EXIT_DEADLINE, reason, stuck_at
+    )
     engine.stop(timeout=0.4)
     os._exit(EXIT_OK)
 

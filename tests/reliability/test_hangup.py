@@ -80,6 +80,9 @@ def test_hangup_mid_rollout_exits_in_2s_leaves_nothing_and_pauses_the_rollout(
     wait_until(lambda: gone(proc.pid) and all(not psutil.pid_exists(p) for p in descendants), 2,
                "the console and every process it started gone")
 
+    log = (tmp_path / "opsconsole.log").read_text()
+    assert "forced exit" not in log, "the console left through the exit watchdog, not its own exit path"
+
     db = tmp_path / "history.db"
     assert db_rows(db, "SELECT status, stage, weight FROM rollouts") == [("paused", 0, 10)]
     assert events(db, "paused at 10% (stage 1/2): the engine is stopping%"), "the pause's reason is not recorded"
