@@ -266,3 +266,57 @@ def test_circuits_open_for_failing_targets_and_the_flapping_one_recovers(drill: 
     resumed = db_rows(drill.engine.db, "SELECT count(*) FROM samples JOIN series ON id = series_id"
                       " WHERE source = 'collect:flapping' AND metric = 'up' AND t > ?", (closed[0],))
     assert resumed[0][0] >= 1, "no sample from the flapping target after its circuit closed"
+
+
+# ---------------------------------------------------------------------------- a page too big to parse
+PAGE_LINES = 60_000  # ~3.4 MB of valid Prometheus text: about a second of pure-Python parsing
+HOST_INTERVAL = 0.2  # FAST's host monitor
+HEARTBEAT = 0.3  # a healthy target on a fast track of its own
+
+
+def bloated_page() -> str:
+    """A cardinality explosion: one gauge with PAGE_LINES label sets (and not the configured field,
+    so every scrape is a full parse)."""
+    lines = "".join(f'session_bytes{{session="s-{i:06d}",node="node-{i % 97}"}} {i}.5\n' for i in range(PAGE_LINES))
+    return "# TYPE session_bytes gauge\n" + lines
+
+
+def test_a_huge_valid_page_is_parsed_off_the_loop(tmp_path: Path) -> None:
+    """Under its body bound but ~1 s to parse: the engine's loop keeps serving the control socket,
+    the host monitor and a 300 ms target meanwhile (found by this drill: the parse ran on the loop
+    and froze all three for the whole second)."""
+    with HttpFixture() as server:
+        server.route("/bloated", Reply(body=bloated_page(), content_type="text/plain; version=0.0.4"))
+        server.route("/heartbeat", Reply(body=PROMETHEUS, content_type="text/plain; version=0.0.4"))
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            FAST + "collect:\n  tracks:\n"
+            f"    - {{name: pages, interval: 2s, timeout: 2s, max_body: 4MB, targets: [{{name: bloated,"
+            f" url: '{server.url('/bloated')}', format: prometheus, fields: {{queue_depth: queue_depth}}}}]}}\n"
+            f"    - {{name: beat, interval: 300ms, targets: [{{name: heartbeat,"
+            f" url: '{server.url('/heartbeat')}', format: prometheus, fields: {{queue_depth: queue_depth}}}}]}}\n"
+        )
+        with HeadlessProcess(config) as engine:
+            wait_until(lambda: len(server.hits("/bloated")) >= 1, 10, "the first scrape of the bloated page")
+            since = time.time()
+            round_trips = []
+            while time.time() < since + 8:  # four parses of the page
+                asked = time.monotonic()
+                engine.snapshot()
+                round_trips.append(time.monotonic() - asked)
+                time.sleep(0.05)
+            bloated = next(t for t in engine.snapshot().targets if t.name == "bloated")
+            assert engine.stop() == 0
+        host = [t for (t,) in db_rows(engine.db, "SELECT s.t FROM samples s JOIN series k ON k.id = s.series_id"
+                                      " WHERE k.source = 'host' AND k.metric = 'cpu_pct' AND s.t > ? ORDER BY s.t", (since,))]
+        beats = [seen.t for seen in server.hits("/heartbeat")]
+        parses = len(server.hits("/bloated"))
+    host_gap = max(b - a for a, b in zip(host, host[1:]))
+    beat_gap = max(b - a for a, b in zip(beats, beats[1:]))
+    print(f"\n{parses} scrapes of a {len(bloated_page()) / 1e6:.1f} MB page: control round trip max {max(round_trips) * 1000:.0f} ms"
+          f" (median {statistics.median(round_trips) * 1000:.0f} ms), host samples' longest gap {host_gap:.3f}s"
+          f" ({HOST_INTERVAL:g}s interval), heartbeat's {beat_gap:.3f}s ({HEARTBEAT:g}s)")
+    assert bloated.state == "OK" and "field queue_depth: 'queue_depth' not in the answer" in (bloated.last_error or "")
+    assert max(round_trips) < 0.3, "the control socket (an attached console) froze while the page was parsed"
+    assert host_gap < 2.5 * HOST_INTERVAL, "the host monitor missed samples while the page was parsed"
+    assert beat_gap < 2.5 * HEARTBEAT, "a 300 ms target missed ticks while the page was parsed"
