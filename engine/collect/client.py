@@ -44,12 +44,16 @@ class Answer:
             return f"HTTP {self.status}"
 
 
-def make_client(max_connections: int, ssl_context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
-    """A client with keep-alive for up to `max_connections`.
+def make_client(
+    max_connections: int | None, ssl_context: ssl.SSLContext | None = None, max_keepalive: int | None = None
+) -> httpx.AsyncClient:
+    """A client with up to `max_connections` (None: no cap), keeping up to `max_keepalive` of them
+    idle (default: all of them).
 
     trust_env=False: proxy variables in the operator's shell must not reroute scrapes of
     internal targets (a proxy that answers for a dead target would hide it)."""
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    keepalive = max_connections if max_keepalive is None else max_keepalive
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=keepalive)
     verify: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
     return httpx.AsyncClient(limits=limits, timeout=None, follow_redirects=True, trust_env=False, verify=verify)
 
@@ -61,6 +65,11 @@ class ClientPool:
     response (and, while they are idle, quadratically: it counts idle connections inside that
     walk). With 1,000 connections in one pool that walk is most of the CPU of a scrape; with
     pools of 4 it is noise (bench/collect.py). The shards share one TLS context.
+
+    A shard keeps at most SHARD connections idle but does not cap its busy ones: the collect
+    component's semaphore caps requests in flight. With more targets than max_concurrency a shard
+    serves more than SHARD targets, and a cap there made a healthy target wait for a connection held
+    by black holes on its shard, inside its own deadline, then be shown as timing out (drill 3).
     """
 
     SHARD = 4
@@ -68,7 +77,7 @@ class ClientPool:
     def __init__(self, connections: int) -> None:
         context = ssl.create_default_context()
         count = max(1, math.ceil(connections / self.SHARD))
-        self.clients = [make_client(self.SHARD, context) for _ in range(count)]
+        self.clients = [make_client(None, context, max_keepalive=self.SHARD) for _ in range(count)]
 
     def client(self, index: int) -> httpx.AsyncClient:
         return self.clients[index % len(self.clients)]

@@ -320,3 +320,36 @@ def test_a_huge_valid_page_is_parsed_off_the_loop(tmp_path: Path) -> None:
     assert max(round_trips) < 0.3, "the control socket (an attached console) froze while the page was parsed"
     assert host_gap < 2.5 * HOST_INTERVAL, "the host monitor missed samples while the page was parsed"
     assert beat_gap < 2.5 * HEARTBEAT, "a 300 ms target missed ticks while the page was parsed"
+
+
+# ---------------------------------------------------------------------------- black holes on a shared shard
+def test_black_holes_sharing_a_client_shard_do_not_fail_a_healthy_neighbour(tmp_path: Path) -> None:
+    """More targets than max_concurrency: 12 targets, max_concurrency 8, so two client shards of
+    six targets (engine/collect/client.py ClientPool, target i on shard i % 2). Five black holes
+    on shard 0 beside one healthy target (found by this drill: the shard's 4 connections were all
+    held by black holes, the healthy one waited for one inside its own 1 s deadline and was shown
+    as "no complete answer within 1s")."""
+    with HttpFixture() as server:
+        server.route("/hole", Reply(hang=True))
+        server.route("/ok", Reply(body=PROMETHEUS, content_type="text/plain; version=0.0.4"))
+        holes = {f"t{i}" for i in range(0, 10, 2)}
+        neighbour = "t10"
+        targets = ", ".join(  # the black holes may take 3 s (they hold their connections that long)
+            f"{{name: t{i}, url: '{server.url('/hole' if f't{i}' in holes else '/ok')}', format: prometheus,"
+            f" fields: {{queue_depth: queue_depth}}{', timeout: 3s' if f't{i}' in holes else ''}}}" for i in range(12)
+        )
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            FAST + "collect:\n  max_concurrency: 8\n  tracks:\n"
+            "    - {name: t, interval: 1s, timeout: 1s, retry: {attempts: 1}, breaker: {failures: 1000},\n"
+            f"       targets: [{targets}]}}\n"
+        )
+        with HeadlessProcess(config) as engine:
+            wait_until(lambda: len(server.hits("/ok")) >= 7 * 5, 20, "five rounds of the healthy targets")
+            views = {t.name: t for t in engine.snapshot().targets}
+            assert engine.stop() == 0
+    assert {views[name].state for name in holes} == {"RETRYING"}
+    assert (views[neighbour].state, views[neighbour].last_error) == ("OK", None)
+    changes = [m for _, m in db_rows(engine.db, "SELECT t, message FROM events WHERE source = ? ORDER BY t",
+                                      (f"collect:{neighbour}",))]
+    assert changes == [], f"{neighbour} was shown failing: {changes}"
