@@ -90,6 +90,7 @@ class TargetRunner:
         self.state = PENDING if target.enabled else DISABLED
         self.last_error: str | None = None  # as shown: may say "(attempt 2 of 3)"
         self.last_failure: str | None = None  # the failure itself, for a gap's cause
+        self.last_failure_kind: str | None = None
         self.last_ok: float | None = None
         self.busy = False
         self.skipped = 0  # ticks skipped because the previous scrape was still running
@@ -111,6 +112,8 @@ class TargetRunner:
             return f"auth failed: {error}"
         if self.state == FAIL:
             return f"target error: {error}"
+        if self.state == RETRYING and self.last_failure_kind == "rate_limited":  # up, and asking us to wait
+            return error if error.startswith("rate limited") else f"rate limited: {error}"
         if self.state == RETRYING:
             return f"target down: {error}"
         if self.busy:
@@ -176,7 +179,7 @@ class TargetRunner:
                     self.breaker.release_probe()
                 if not self.retry.should_retry(exc, attempt) or self.breaker.state is BreakerState.OPEN:
                     raise
-                self.last_failure = str(exc)
+                self.last_failure, self.last_failure_kind = str(exc), exc.kind
                 self._set_state(RETRYING, f"{exc} (attempt {attempt} of {self.retry.attempts})")
                 await asyncio.sleep(self.retry.delay(exc, attempt))
                 continue
@@ -260,7 +263,7 @@ class TargetRunner:
         else:
             state = RETRYING
         if exc.kind != "circuit_open":  # "circuit open" says nothing about why it opened
-            self.last_failure = str(exc)
+            self.last_failure, self.last_failure_kind = str(exc), exc.kind
         self._set_state(state, str(exc))
 
     def _set_state(self, state: str, error: str | None) -> None:

@@ -232,6 +232,8 @@ def test_every_failure_is_named_in_the_snapshot_and_the_history(drill: Drill) ->
         gaps = [data for _, kind, _, data in events if kind == "gap"]
         assert gaps and cause in gaps[0]["cause"], f"{name}: gap cause {gaps[:1]}"
         assert all(data["series"] == f"collect:{name}" for data in gaps)
+        # A 429 comes from a target that is up (found by this drill: its gap said "target down").
+        assert gaps[0]["cause"].startswith("rate limited: " if name == "rate-limited" else ("circuit open: ", "target"))
 
 
 def test_every_failure_is_named_on_an_attached_console(drill: Drill) -> None:
