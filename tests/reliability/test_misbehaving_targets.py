@@ -269,6 +269,9 @@ def test_circuits_open_for_failing_targets_and_the_flapping_one_recovers(drill: 
     closed = [t for t, m in flaps if "HALF_OPEN -> CLOSED" in m]
     assert opened and closed and closed[0] > opened[0], flaps
     assert any("HTTP 503" in m for _, m in flaps if "CLOSED -> OPEN" in m)
+    for t in opened:
+        went_down = max(t - t % FLAP_PERIOD, drill.started)  # this down phase, or the run's start within it
+        print(f"flapping: circuit opened {t - went_down:.1f}s after the target went down")
     for t in closed:
         came_back = t - (t % FLAP_PERIOD) + FLAP_DOWN  # the start of this up phase
         print(f"flapping: circuit closed {t - came_back:.1f}s after the target came back up")
