@@ -100,15 +100,22 @@ class ControlServer:
             if not stat.S_ISSOCK(info.st_mode):
                 raise ComponentError(f"control socket: {self.path} exists and is not a socket: remove it")
             os.unlink(self.path)
+        # Bound and listening under a temporary name, then renamed into place: a client that sees
+        # the socket file never meets "connection refused" from the gap between bind and listen
+        # (the name is no longer than the socket's own, so it fits sun_path too).
+        staging = self.path.with_suffix(".tmp")
+        staging.unlink(missing_ok=True)  # a dead engine's leftover: we hold the engine lock
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            sock.bind(str(self.path))
-            os.chmod(self.path, 0o600)
+            sock.bind(str(staging))
+            os.chmod(staging, 0o600)
             sock.listen(MAX_CLIENTS)
             sock.setblocking(False)
+            os.rename(staging, self.path)
             info = os.stat(self.path)
         except OSError as exc:
             sock.close()
+            staging.unlink(missing_ok=True)
             raise ComponentError(f"control socket: cannot listen on {self.path}: {exc.strerror or exc}") from exc
         return sock, (info.st_dev, info.st_ino)
 
