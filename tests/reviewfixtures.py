@@ -135,7 +135,9 @@ def record_rollout(directory: Path, base_url: str) -> Recording:
         rec.marks["rolled_back"] = time.time()
         wait_until(lambda: any(a.name == "CanaryErrors" and a.state == "firing" for a in engine.snapshot().alerts),
                    10, "the alert")
-        rec.snapshots += snapshots_while(engine, 0.5, 0.1)
+        # Past the next whole evaluation step: a what-if replays the rules once a second
+        # (EVALUATE_EVERY) over the recorded span, and must see the firing inside it.
+        rec.snapshots += snapshots_while(engine, 1.5, 0.1)
     finally:
         engine.stop()
     return rec
