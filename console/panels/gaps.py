@@ -23,6 +23,7 @@ from console.render import age, fit
 from console.screens.confirm import ConfirmScreen
 
 RECENT_CLOSED = 5
+COMPACT_OVER = 3  # open gaps; more take one row each
 
 
 class CommandSender(Protocol):
@@ -52,8 +53,11 @@ class GapsPanel(Panel):
                 return sentence("no collection configured — see config.yaml collect:", width)
             return sentence("no gaps, no targets reporting yet", width)
         rows: list[Line] = []
+        # Many open gaps (a network outage) take one row each, so the targets below, each with its
+        # own cause, stay on screen at 40 rows.
+        compact = len(open_gaps) > COMPACT_OVER
         for g in open_gaps:
-            rows += self._open_rows(g, snapshot.taken_at, width)
+            rows += self._open_rows(g, snapshot.taken_at, width, compact)
         rows += [self._closed_row(g, snapshot.taken_at, width) for g in closed[:RECENT_CLOSED]]
         if not snapshot.gaps:
             rows.append(line(("no gaps", MUTED)))
@@ -64,9 +68,12 @@ class GapsPanel(Panel):
         return tuple(rows)
 
     @staticmethod
-    def _open_rows(g: GapView, now: float, width: int) -> list[Line]:
-        """`OPEN <series> <age>` and, indented below, the cause (it is often long)."""
+    def _open_rows(g: GapView, now: float, width: int, compact: bool) -> list[Line]:
+        """`OPEN <series> <age>` and, indented below, the cause (it is often long); compact: all
+        on one row, the cause cut to fit."""
         since = f" {age(now - g.start)}"
+        if compact:
+            return [line(("OPEN", "$error"), fit(f" {g.series}{since} {g.cause}", width - 4))]
         series = fit(g.series, max(4, width - 5 - len(since)))
         return [line(("OPEN", "$error"), f" {series}{since}"), line((fit(f"     {g.cause}", width), MUTED))]
 

@@ -42,6 +42,13 @@ def test_open_gaps_first_then_closed_then_targets() -> None:
     ]
 
 
+def test_many_open_gaps_take_one_row_each_so_the_targets_stay_in_view() -> None:
+    outage = tuple(GapView(f"collect:t{i}", NOW - 30, None, "target down: connection refused") for i in range(5))
+    lines = plain(GapsPanel().view(snap(gaps=outage, targets=TARGETS, configured=frozenset({"collect"})), 60))
+    assert lines[:5] == [f"OPEN collect:t{i} 30s target down: connection refused" for i in range(5)]
+    assert lines[5].startswith("api ") and len(lines) == 8
+
+
 def test_states_are_coloured_by_word() -> None:
     view = GapsPanel().view(snap(targets=TARGETS, configured=frozenset({"collect"})), 60)
     states = [line[1] for line in view if len(line) > 1]
