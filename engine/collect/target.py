@@ -14,6 +14,7 @@ DISABLED (by the operator or `enabled: false`). Every change of word is an event
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable
@@ -35,6 +36,8 @@ from engine.collect.ratelimit import HostRateLimiter
 from engine.collect.retry import RetryPolicy
 from engine.snapshot import TargetView
 from engine.units import format_duration
+
+log = logging.getLogger(__name__)
 
 PENDING, OK, RETRYING, OPEN, AUTH_FAILED, FAIL, DISABLED = (
     "PENDING", "OK", "RETRYING", "OPEN", "AUTH FAILED", "FAIL", "DISABLED",
@@ -164,7 +167,7 @@ class TargetRunner:
                 if self._token is not None:
                     headers = await self._token.headers()
                 result = await self._attempt(request, headers)
-            except Unauthorized as exc:
+            except Unauthorized:
                 self.breaker.release_probe()
                 if self._token is None or not self._token.refreshable or refreshed:
                     raise
@@ -281,8 +284,13 @@ class TargetRunner:
         self._event("collect", _SEVERITY[state], f"{self.name}: {old} -> {state}{text}")
 
     def _breaker_moved(self, old: BreakerState, new: BreakerState, why: str) -> None:
-        severity = "critical" if new is BreakerState.OPEN else "info"
-        self._event("collect", severity, f"{self.name}: circuit {old} -> {new} ({why})")
+        message = f"{self.name}: circuit {old} -> {new} ({why})"
+        if BreakerState.HALF_OPEN in (old, new) and new is not BreakerState.CLOSED:
+            # A dead target's probe every open_for (OPEN -> HALF_OPEN -> OPEN) is not news: the
+            # history gets the circuit opening and closing, the log every probe.
+            log.info("%s", message)
+            return
+        self._event("collect", "critical" if new is BreakerState.OPEN else "info", message)
 
     def _event(self, kind: str, severity: str, message: str) -> None:
         data = {"target": self.name, "track": self.track, "url": self.url, **self.config.labels}
