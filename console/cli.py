@@ -141,6 +141,9 @@ def apply_color_system(color_system: str) -> None:
 
 
 def run_console(args: argparse.Namespace) -> int:
+    from engine.allocator import tune_for_long_runs
+
+    tune_for_long_runs()  # before the engine's threads exist: they are where arenas multiply
     if args.headless:
         return cli_remote.run_headless(args, _load)
     loaded = _load(args.config, args.profile)
