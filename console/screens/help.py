@@ -22,10 +22,11 @@ PANEL_KEYS: tuple[tuple[str, str], ...] = (
 
 def help_text(keys: list[tuple[str, ActionSpec]], read_only: bool, review: bool = False) -> Content:
     key_w = max(len(k) for k, _ in keys) + 2
+    what_w = max(len(spec.description) for _, spec in keys) + 2  # "enable/disable target" ran into its group
     parts: list[str | tuple[str, str]] = []
     for key, spec in keys:
         note = refusal(spec, read_only, review=review)
-        parts += [(f"{key:<{key_w}}", "bold"), f"{spec.description:<18}", (f"{spec.group:<8}", "$text-muted")]
+        parts += [(f"{key:<{key_w}}", "bold"), f"{spec.description:<{what_w}}", (f"{spec.group:<8}", "$text-muted")]
         if note:
             parts.append((f" disabled — {note}", "$warning"))
         elif spec.destructive:
