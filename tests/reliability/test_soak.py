@@ -40,7 +40,11 @@ SAMPLE_EVERY = 5.0  # seconds between RSS / fd readings
 # The first part of the run is warm-up: rings (120 points a series), caches and SQLite's page cache
 # fill. Flatness is judged on the rest.
 WARM_UP_SHARE = 0.25
-MAX_RSS_SLOPE_MB_PER_HOUR = 8.0
+# Growth allowed after the warm-up, in MB, median of the last 12 readings against the first 12.
+# Caches still fill in 30 minutes (SQLite's page cache, 2 MB a connection, grows with the file), so
+# the slope is reported, not bounded. The leak this drill found (glibc keeping ~0.7 MB per backup,
+# engine/allocator.py) grew about 11 MB here; with the fix the growth is 4-5 MB with a flat Python heap.
+MAX_RSS_GROWTH_MB = 6.0
 MAX_FD_RISE = 6
 
 
@@ -127,6 +131,13 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float:
     return cov / var * 3600 if var else 0.0
 
 
+def rise(values: list[float] | list[int]) -> float:
+    """The median of the last readings minus that of the first (12 of each, fewer in a short run):
+    a level that went up, not a spike."""
+    k = max(1, min(12, len(values) // 3))
+    return statistics.median(values[-k:]) - statistics.median(values[:k])
+
+
 def log_problems(log_text: str) -> list[str]:
     """Entries an operator would call a bug: errors with a traceback, crashes, asyncio's complaints,
     anything that is not one of our JSON lines (a bare traceback from a thread)."""
@@ -181,10 +192,12 @@ def test_headless_demo_soak_with_faults_every_minute(tmp_path: Path) -> None:
     fd_slope = slope_per_hour([(t, fds) for t, _, fds in settled])
     rss = [r for _, r, _ in settled]
     fds = [f for _, _, f in settled]
+    rss_growth = rise(rss)
     print(f"\nsoak: {MINUTES:g} min, a fault every {FAULT_EVERY:g} s, {len(applied)} applied, "
           f"{len(readings)} readings ({len(settled)} after the warm-up)")
     print(f"  RSS  start {readings[0][1]:.1f} MB, after warm-up {rss[0]:.1f}, end {rss[-1]:.1f}, "
-          f"min/max {min(rss):.1f}/{max(rss):.1f}, slope {rss_slope:+.2f} MB/h")
+          f"min/max {min(rss):.1f}/{max(rss):.1f}, slope {rss_slope:+.2f} MB/h, "
+          f"growth (medians) {rss_growth:+.1f} MB")
     print(f"  fds  start {readings[0][2]}, after warm-up {fds[0]}, end {fds[-1]}, "
           f"min/max {min(fds)}/{max(fds)}, slope {fd_slope:+.2f} /h")
     print(f"  engine CPU {cpu_seconds / (MINUTES * 60) * 100:.1f}% over the run")
@@ -197,8 +210,7 @@ def test_headless_demo_soak_with_faults_every_minute(tmp_path: Path) -> None:
         problems = log_problems(text)
         assert not problems, f"{name}: {len(problems)} problem lines:\n" + "\n".join(problems[:20])
     assert integrity(engine.db) == "ok"
-    assert rss_slope < MAX_RSS_SLOPE_MB_PER_HOUR, f"RSS grows {rss_slope:+.2f} MB/h after the warm-up"
+    assert rss_growth <= MAX_RSS_GROWTH_MB, f"RSS grew {rss_growth:+.1f} MB after the warm-up ({rss_slope:+.2f} MB/h)"
     # Sockets come and go with the faults (a slow upstream holds more connections); a leak is a
-    # level that keeps rising, so compare the settled start with the end, each a median of 12 readings.
-    first, last = statistics.median(fds[:12]), statistics.median(fds[-12:])
-    assert last <= first + MAX_FD_RISE, f"open fds: median {first} after the warm-up, {last} at the end"
+    # level that keeps rising, so the settled start is compared with the end (rise()).
+    assert rise(fds) <= MAX_FD_RISE, f"open fds rose by {rise(fds):+g} (medians) after the warm-up: {fds[:3]}..{fds[-3:]}"
