@@ -26,3 +26,15 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if name.startswith("OPSCONSOLE_"):
             monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture
+def actuator():  # -> Iterator[HttpFixture]
+    """The HTTP actuator of headlessfixtures.canary_section: a test server on 127.0.0.1 that
+    answers 200 to set-weight, rollback and promote, and records every call."""
+    from tests.httpfixtures import HttpFixture, Reply
+
+    with HttpFixture() as server:
+        for path in ("/canary/enable", "/canary/rollback", "/canary/promote"):
+            server.route(path, Reply(200, "ok"))
+        yield server

@@ -17,16 +17,9 @@ from engine.commands import Command
 from engine.control.server import user_name
 from engine.snapshot import EngineState, SourceMode
 from tests.headlessfixtures import FAST, HeadlessProcess, canary_section, db_rows, wait_until
-from tests.httpfixtures import HttpFixture, Reply
+from tests.httpfixtures import HttpFixture
 from tests.ptyrun import opsconsole_argv
 
-
-@pytest.fixture
-def actuator() -> Iterator[HttpFixture]:
-    with HttpFixture() as server:
-        for path in ("/canary/enable", "/canary/rollback", "/canary/promote"):
-            server.route(path, Reply(200, "ok"))
-        yield server
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,9 @@ from engine.control.server import user_name
 from engine.runtime import Engine
 from tests.enginefixtures import control_answers, start_engine  # noqa: F401  (fixture)
 from tests.headlessfixtures import canary_section, db_rows, wait_until
-from tests.httpfixtures import HttpFixture, Reply
+from tests.httpfixtures import HttpFixture
 from tests.ptyrun import PtyProcess, opsconsole_argv
 
-
-@pytest.fixture
-def actuator() -> Iterator[HttpFixture]:
-    with HttpFixture() as server:
-        for path in ("/canary/enable", "/canary/rollback", "/canary/promote"):
-            server.route(path, Reply(200, "ok"))
-        yield server
 
 
 @pytest.fixture

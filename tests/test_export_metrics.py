@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,17 +19,11 @@ from engine.runtime import Engine
 from tests.canaryfixtures import Feeder
 from tests.enginefixtures import start_engine  # noqa: F401  (fixture)
 from tests.headlessfixtures import canary_section, wait_until
-from tests.httpfixtures import HttpFixture, Reply
+from tests.httpfixtures import HttpFixture
 
 ALERT_RULE = ("alerts:\n  - {name: HighErrors, series: 't:app/error_rate', op: '>', value: 0.1, for: 0s,"
               " severity: critical, summary: too many errors}\n")
 
-
-@pytest.fixture
-def actuator() -> Iterator[HttpFixture]:
-    with HttpFixture() as server:
-        server.route("/canary/enable", Reply(200, "ok"))
-        yield server
 
 
 def metrics_url(engine: Engine) -> str:

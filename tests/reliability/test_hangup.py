@@ -8,25 +8,17 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
 from tests.headlessfixtures import db_rows, events, wait_until
-from tests.httpfixtures import HttpFixture, Reply
+from tests.httpfixtures import HttpFixture
 from tests.ptyrun import PtyProcess, opsconsole_argv
 
 EXIT_BUDGET = 2.0  # seconds from the hang-up to the process gone (issue #10)
 
-
-@pytest.fixture
-def actuator() -> Iterator[HttpFixture]:
-    with HttpFixture() as server:
-        for path in ("/canary/enable", "/canary/rollback", "/canary/promote"):
-            server.route(path, Reply(200, "ok"))
-        yield server
 
 
 def console_config(tmp_path: Path, actuator_url: str) -> Path:

@@ -8,13 +8,12 @@ events, and the rollout waits, paused at its stage, with an event saying why.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.headlessfixtures import HeadlessProcess, canary_section, db_rows, events, wait_until
-from tests.httpfixtures import HttpFixture, Reply
+from tests.httpfixtures import HttpFixture
 from tests.ptyrun import opsconsole_argv
 from tests.reliability.drillkit import (
     FLUSH_INTERVAL,
@@ -26,13 +25,6 @@ from tests.reliability.drillkit import (
 
 SLACK = 0.5  # seconds on top of the flush interval: one commit's time on a busy 2-core machine
 
-
-@pytest.fixture
-def actuator() -> Iterator[HttpFixture]:
-    with HttpFixture() as server:
-        for path in ("/canary/enable", "/canary/rollback", "/canary/promote"):
-            server.route(path, Reply(200, "ok"))
-        yield server
 
 
 def cli(config: Path, *verb: str) -> str:
