@@ -12,7 +12,6 @@ and logs that once, so the thread drains its queue and the exit path never waits
 from __future__ import annotations
 
 import logging
-import sys
 from typing import IO
 
 from textual.drivers.linux_driver import LinuxDriver
@@ -57,4 +56,4 @@ class TerminalOutput:
 class HangupSafeLinuxDriver(LinuxDriver):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self._file = TerminalOutput(self._file or sys.__stderr__)  # type: ignore[assignment]
+        self._file = TerminalOutput(self._file)  # type: ignore[assignment]
