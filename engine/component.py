@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from engine.commands import Command, CommandResult
 from engine.config.schema import Config
-from engine.snapshot import SeriesView
+from engine.snapshot import SeriesView, Snapshot
 
 if TYPE_CHECKING:
     from engine.store import Store
@@ -45,6 +45,12 @@ class EngineContext(Protocol):
 
     def series(self, source: str, metric: str) -> SeriesView | None:
         """The recent points of a series (the same ring buffers the panels draw)."""
+
+    def snapshot(self) -> Snapshot:
+        """The engine's last published Snapshot (for parts that judge others' state: the canary)."""
+
+    def metrics_of(self, source: str) -> tuple[str, ...]:
+        """The metrics recorded for a source so far (its count and latency-bucket series)."""
 
     def register_command(self, name: str, handler: Callable[[Command], Awaitable[CommandResult]]) -> None:
         """Own a verb (e.g. "rollout.rollback"); the engine audits every call."""

@@ -283,6 +283,9 @@ class Engine:
     def series(self, source: str, metric: str) -> SeriesView | None:
         return self._series.view(source, metric)
 
+    def metrics_of(self, source: str) -> tuple[str, ...]:
+        return self._series.metrics(source)
+
     def record(self, source: str, metric: str, value: float, *, t: float | None = None, unit: str = "") -> None:
         t = time.time() if t is None else t
         value = float(value)

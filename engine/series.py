@@ -59,6 +59,11 @@ class SeriesBuffers:
             ring = self._rings.get((source, metric))
             return None if ring is None else ring.view(source, metric)
 
+    def metrics(self, source: str) -> tuple[str, ...]:
+        """The metrics recorded for `source` so far."""
+        with self._lock:
+            return tuple(metric for (s, metric) in self._rings if s == source)
+
     def views(self) -> tuple[SeriesView, ...]:
         with self._lock:
             return tuple(ring.view(source, metric) for (source, metric), ring in sorted(self._rings.items()))

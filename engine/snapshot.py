@@ -157,9 +157,14 @@ class RuleView:
     total_limit: int | None
     unit: str = ""
     op: str = ">"  # ">" for a max, "<" for a min: which side of `limit` is a breach
-    state: str = ""  # pass / breach / no-data / error ("" before the first check)
+    state: str = ""  # pass / breach / inconclusive / no-data / error ("" before the first check)
     canary: str = ""  # series keys ("source/metric") for the canary-vs-baseline sparkline
     baseline: str = ""
+    n: int | None = None  # requests judged (counted rules), and how many of them were bad
+    bad: int | None = None
+    why: str = ""  # the cause of inconclusive / no data / down: "12 requests, need 50"
+    test: str = ""  # how it was judged: "errors/requests, Wilson 95%"
+    window: float | None = None  # seconds of evidence judged
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,7 @@ class ComparisonView:
     """One Mann-Whitney comparison of canary against baseline: pass / high / low / no-data / error."""
 
     metric: str
-    verdict: str
+    verdict: str  # pass / high / low / inconclusive / no-data / error
     failed: bool = False
     critical: bool = False
     canary_mean: float | None = None
@@ -176,6 +181,10 @@ class ComparisonView:
     unit: str = ""
     canary: str = ""  # series keys
     baseline: str = ""
+    test: str = ""  # "Fisher", "Mann-Whitney (buckets)", "Mann-Whitney"
+    canary_n: str = ""  # "27/1000" (errors/requests) or "n=30"
+    baseline_n: str = ""
+    why: str = ""  # inconclusive / no data: the cause
 
 
 @dataclass(frozen=True)
@@ -198,6 +207,9 @@ class RolloutView:
     hold_left: float | None = None  # seconds of hold left while paused or frozen
     measure_errors: int = 0  # provider errors in a row (cannot measure), against measure_error_limit
     measure_error_limit: int = 0
+    guarded: bool = True  # automatic rollback is armed (false only while frozen)
+    inconclusive: int = 0  # the longest run of inconclusive checks, against inconclusive_limit
+    inconclusive_limit: int = 0
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.canary.analysis import NO_DATA, PAUSE, ROLLBACK, Analysis, Reading, compare
+from engine.canary.analysis import INCONCLUSIVE, NO_DATA, PAUSE, ROLLBACK, Analysis, Reading, compare
 from engine.canary.config import CanaryConfig, Comparison
 from engine.canary.mannwhitney import mann_whitney_u, ranks
 
@@ -68,14 +68,14 @@ def samples(mean: float, spread: float, n: int, rng: random.Random) -> tuple[flo
 
 def test_clearly_worse_canary_is_high_and_fails() -> None:
     rng = random.Random(1)
-    outcome = compare(LATENCY, Reading(samples(180, 20, 30, rng)), Reading(samples(100, 20, 30, rng)))
+    outcome, _ = compare(LATENCY, Reading(samples(180, 20, 30, rng)), Reading(samples(100, 20, 30, rng)))
     assert (outcome.verdict, outcome.failed) == ("high", True)
     assert outcome.p_value is not None and outcome.p_value < 0.001
 
 
 def test_clearly_same_canary_passes() -> None:
     rng = random.Random(2)
-    outcome = compare(LATENCY, Reading(samples(100, 2, 30, rng)), Reading(samples(100, 2, 30, rng)))
+    outcome, _ = compare(LATENCY, Reading(samples(100, 2, 30, rng)), Reading(samples(100, 2, 30, rng)))
     assert (outcome.verdict, outcome.failed) == ("pass", False)
 
 
@@ -96,22 +96,24 @@ def test_noisy_but_same_never_rolls_back() -> None:
 
 def test_lower_latency_is_low_but_not_a_failure_when_only_increases_are_bad() -> None:
     rng = random.Random(4)
-    outcome = compare(LATENCY, Reading(samples(50, 5, 30, rng)), Reading(samples(100, 5, 30, rng)))
+    outcome, _ = compare(LATENCY, Reading(samples(50, 5, 30, rng)), Reading(samples(100, 5, 30, rng)))
     assert (outcome.verdict, outcome.failed) == ("low", False)
     either = LATENCY.model_copy(update={"direction": "either", "allowed_decrease": 0.9})
-    assert compare(either, Reading(samples(50, 5, 30, rng)), Reading(samples(100, 5, 30, rng))).failed
+    assert compare(either, Reading(samples(50, 5, 30, rng)), Reading(samples(100, 5, 30, rng)))[0].failed
 
 
 def test_a_significant_but_allowed_increase_passes() -> None:
     rng = random.Random(5)
-    outcome = compare(LATENCY, Reading(samples(105, 1, 40, rng)), Reading(samples(100, 1, 40, rng)))
+    outcome, _ = compare(LATENCY, Reading(samples(105, 1, 40, rng)), Reading(samples(100, 1, 40, rng)))
     assert outcome.p_value is not None and outcome.p_value < 0.001  # a real difference...
     assert outcome.verdict == "pass"  # ...of 5%, within the allowed 10%
 
 
-def test_too_few_samples_is_no_data() -> None:
-    outcome = compare(LATENCY, Reading((100.0, 101.0)), Reading(tuple(range(100, 130))))
-    assert outcome.verdict == NO_DATA and not outcome.failed
+def test_too_few_samples_is_inconclusive_and_none_is_no_data() -> None:
+    outcome, _ = compare(LATENCY, Reading((100.0, 101.0)), Reading(tuple(range(100, 130))))
+    assert outcome.verdict == INCONCLUSIVE and not outcome.failed
+    assert outcome.why == "canary 2, baseline 30 samples, need 5 each"
+    assert compare(LATENCY, Reading(()), Reading(()))[0].verdict == NO_DATA
 
 
 # ---------------------------------------------------------------------------- counters
@@ -225,7 +227,7 @@ def test_a_failing_critical_metric_fails_the_comparison_at_once() -> None:
     result = analysis.evaluate({LAT_C: Reading(samples(300, 10, 30, rng)), LAT_B: Reading(samples(100, 10, 30, rng))})
     assert result.action == ROLLBACK
     assert result.reason.startswith("critical metric latency_p95_ms high: canary 3")
-    assert "vs baseline 1" in result.reason and "(p=" in result.reason
+    assert "vs baseline 1" in result.reason and "Mann-Whitney p=" in result.reason
 
 
 def test_clean_check_when_everything_passes_with_data() -> None:

@@ -136,7 +136,7 @@ def test_manual_verbs_pause_resume_freeze_promote(tmp_path: Path, server: HttpFi
     with running(write_config(tmp_path, http_actuator(server.url("")), canary), feeder) as engine:
         send(engine, "rollout.start")
         assert send(engine, "rollout.freeze", reason="schema migration in flight").ok
-        wait_until(lambda: any("frozen at 5%" in e.message and "not acting on" in e.message
+        wait_until(lambda: any("frozen at 5%" in e.message and "with a failing canary, not rolling back" in e.message
                                for e in engine.snapshot().events), 10, "the frozen warning", engine)
         assert status(engine) == "frozen" and not server.hits("/canary/rollback")
         feeder.set(CANARY, 0.001)

@@ -70,7 +70,9 @@ def test_prometheus_no_requests_is_zero_rate_but_no_error_rate_or_latency() -> N
     exporter.serve(3, 1, 0.003)
     fmt.decode(answer(exporter.body(), mono=1.0), Request(""))
     quiet = fmt.decode(answer(exporter.body(), mono=2.0), Request(""))
-    assert [(s.metric, s.value) for s in quiet.samples] == [("requests_per_s", 0.0)]  # 0/0 is no data, not 0
+    # 0/0 is no error rate, not 0; the counted evidence says "0 requests" as it is
+    assert [(s.metric, s.value) for s in quiet.samples] == [
+        ("requests_per_s", 0.0), ("requests", 0.0), ("errors", 0.0), ("unavailable", 0.0)]
 
 
 def test_prometheus_counter_reset_gives_no_rate() -> None:
@@ -191,4 +193,5 @@ def test_prometheus_reads_only_the_families_it_uses_and_notices_new_ones() -> No
     exporter.serve(10, 0, 0.02)
     third = fast.decode(answer(exporter.body() + noise.encode(), mono=4.0), Request(""))
     assert {s.metric for s in third.samples} == {"up", "requests_per_s", "error_rate", "latency_p50_ms",
-                                                 "latency_p95_ms", "latency_p99_ms"}
+                                                 "latency_p95_ms", "latency_p99_ms", "requests", "errors",
+                                                 "unavailable", "latency_le_25ms"}

@@ -17,6 +17,7 @@ the operator's verbs as engine commands, the rollout in the store at all times.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -27,7 +28,9 @@ import httpx
 from engine.canary.actuators import ActuatorConfigError, build_actuator
 from engine.canary.actuators.base import Actuation, Actuator, Report, apply_with_retries
 from engine.canary.analysis import NONE, PAUSE, ROLLBACK, Analysis, CheckResult, Reading
+from engine.canary.checking import UP_SERIES, check_context
 from engine.canary.config import CanaryConfig
+from engine.canary.down import down_cause
 from engine.canary.gates import check_gate
 from engine.canary.statemachine import HOLDING, Refused, RolloutMachine, Status, Transition, Verb
 from engine.canary.view import build_view
@@ -79,6 +82,7 @@ class CanaryComponent:
         self._alert = ""
         self._held_because = ""  # the last reason an automatic promotion was held (events on change)
         self._frozen_warned = False
+        self._previous_check: float | None = None
         self.decided_at: float | None = None  # wall time of the last automatic rollback decision
         self._rollback_why = ""  # kept for retries of a failed rollback: ": <evidence>" or " by alice: <reason>"
 
@@ -201,6 +205,13 @@ class CanaryComponent:
              "weight": r.weight, "actor": actor.describe(), **data},
         )
 
+    def _save_analysis(self) -> None:
+        """The counters with the rollout, so a restart or an attach continues the same analysis."""
+        r = self.m.rollout
+        assert r is not None and self._analysis is not None
+        left = r.hold_left if r.hold_deadline is None else max(0.0, r.hold_deadline - self.clock())
+        self.ctx.store.upsert_rollout({"id": r.id, "analysis": json.dumps(self._analysis.state()), "hold_left": left})
+
     def _audit_automatic(self, action: str, message: str, ok: bool, context: dict[str, Any]) -> None:
         self.ctx.store.add_audit(self.clock(), ENGINE_ACTOR, action, {"context": context}, message, ok)
 
@@ -240,6 +251,7 @@ class CanaryComponent:
             self._record(t, actor, "critical", actuation=report.data)
             return CommandResult(False, t.reason, audit=self._context())
         self._analysis.reset()
+        self._previous_check = None
         self.last_check = None
         self._alert = self._held_because = ""
         self._frozen_warned = False
@@ -374,28 +386,42 @@ class CanaryComponent:
             return None
         now = self.clock()
         readings = await self._read(now)
-        warming_up = now < r.stage_entered + config.initial_delay
-        counted = r.status in (Status.RUNNING, Status.WAITING, Status.FROZEN) and not warming_up
-        result = self._analysis.evaluate(readings, count=counted)
+        down = down_cause(config, self.ctx.snapshot())
+        counted, context = check_context(config, r, now, down=down, previous_check=self._previous_check)
+        self._previous_check = now
+        result = self._analysis.evaluate(readings, count=counted, context=context)
         self.last_check = result
-        if counted and result.score is not None:
-            self.ctx.record(SOURCE, "score", result.score)
+        if counted:
+            if result.score is not None:
+                self.ctx.record(SOURCE, "score", result.score)
+            if config.down.enabled:
+                self.ctx.record(*UP_SERIES, 0.0 if down else 1.0)
+            self._save_analysis()
         if result.action == NONE:
+            if r.status is Status.FROZEN and self._frozen_warned:
+                self._alert = ""  # the canary is no longer failing
+                self._frozen_warned = False
             return await self._maybe_promote(result)
         decided = f"{result.reason} at {clock_text(self.clock())}"
-        if r.status is Status.FROZEN:  # frozen: say what would have happened, once, and hold
-            if not self._frozen_warned:
-                self._frozen_warned = True
-                self.ctx.event("rollout", "warning", SOURCE, f"frozen at {self._where()}, not acting on: {decided}")
+        if r.status is Status.FROZEN:  # frozen: the only state without automatic rollback
+            if result.action == ROLLBACK:
+                self._alert = f"frozen with a failing canary: {result.reason} (R rolls back, C resumes the guard)"
+                if not self._frozen_warned:
+                    self._frozen_warned = True
+                    self.ctx.event("rollout", "critical", SOURCE,
+                                   f"frozen at {self._where()} with a failing canary, not rolling back: {decided}",
+                                   {"rollout_id": r.id, "evidence": result.evidence()})
             return None
         if result.action == ROLLBACK:
             self.decided_at = time.time()  # the reaction benchmark measures from here to the actuator
             return await self._rollback(ENGINE_ACTOR, decided, automatic=True)
         assert result.action == PAUSE
-        context = self._context()
+        if r.status is Status.PAUSED:  # already held: still guarded, nothing more to do
+            return None
+        context_row = self._context()
         t = m.pause(f"paused at {self._where()}: {decided}")
         self._record(t, ENGINE_ACTOR, "warning")
-        self._audit_automatic("rollout.pause", t.reason, True, context)
+        self._audit_automatic("rollout.pause", t.reason, True, context_row)
         return None
 
     async def _maybe_promote(self, result: CheckResult) -> CommandResult | None:
@@ -451,12 +477,24 @@ class CanaryComponent:
         self._last_decision = self.m.rollout.reason if self.m.rollout else ""
         if transition is None:
             return
+        self._restore_analysis(row)
         self._record(transition, ENGINE_ACTOR, "warning")
         if transition.after is Status.ROLLING_BACK:
             self._rollback_why = ": finishing a rollback interrupted by a restart"
             await self._rollback(ENGINE_ACTOR, "", automatic=True)
             return
         await self._reapply()
+
+    def _restore_analysis(self, row: dict[str, Any]) -> None:
+        """The counters of the interrupted rollout: a restart continues the same analysis."""
+        assert self._analysis is not None
+        try:
+            saved = json.loads(row.get("analysis") or "null")
+        except ValueError:
+            log.warning("canary: rollout #%s has unreadable analysis counters; starting them at zero", row["id"])
+            return
+        if isinstance(saved, dict):
+            self._analysis.restore(saved)
 
     async def _reapply(self) -> None:
         """After a restart, make the traffic match the record (idempotent set-weight)."""

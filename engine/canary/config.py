@@ -121,6 +121,12 @@ class Rule(Strict):
     aggregate: Literal["mean", "max", "last"] = "mean"  # of the samples in the window
     consecutive: Annotated[int, in_range(1, 1000)] = 1
     total: Annotated[int, in_range(1, 100_000)] | None = None
+    # Counted rules (a source with request counts: error_rate, latency_pNN_ms): below min_requests
+    # (default: canary.min_requests) or min_bad bad requests a check is inconclusive; with a
+    # confidence, a breach needs the Wilson bound past the limit, so small n cannot trip it.
+    min_requests: Annotated[int, in_range(1, 1_000_000)] | None = None
+    min_bad: Annotated[int, in_range(1, 1_000_000)] = 3
+    confidence: Annotated[float, in_range(0.5, 0.9999)] | None = None
 
     @model_validator(mode="after")
     def _one_limit(self) -> "Rule":
@@ -145,7 +151,8 @@ class Comparison(Strict):
     allowed_decrease: Annotated[float, in_range(0, 1)] = 1.0
     confidence: Annotated[float, in_range(0.5, 0.9999)] = 0.98
     critical: bool = False  # a failing critical metric fails the whole comparison
-    min_samples: Annotated[int, in_range(3, 100_000)] = 5  # each side, in the window
+    min_samples: Annotated[int, in_range(3, 100_000)] = 5  # each side, for series without request counts
+    min_requests: Annotated[int, in_range(1, 1_000_000)] | None = None  # each side; default canary.min_requests
 
     @property
     def label(self) -> str:
@@ -236,6 +243,17 @@ class Gates(Strict):
     confirm_promotion: Gate | None = None  # before each automatic promotion; failing holds the stage
 
 
+class DownConfig(Strict):
+    """When the canary is down rather than quiet: each check that finds it down is a breach of
+    the "canary up" check, `consecutive` of them in a row roll back."""
+
+    enabled: bool = True
+    targets: list[str] | None = None  # collect targets of the canary; default: the collect:<name> sources of the rules
+    health: list[str] = []  # health checks of the canary: FAIL means down
+    consecutive: Annotated[int, in_range(1, 1000)] = 3
+    min_unavailable: Annotated[int, in_range(1, 1_000_000)] = 3  # 502/503/504 answers, at least half of its requests
+
+
 class CanaryConfig(Strict):
     service: Annotated[str, Field(min_length=1)]
     interval: Annotated[PositiveDuration, duration_range("50ms", "1h")] = 10.0
@@ -248,6 +266,9 @@ class CanaryConfig(Strict):
     score: ScoreConfig = ScoreConfig()
     no_data: Literal["pause", "breach"] = "pause"
     error_limit: Annotated[int, in_range(1, 1000)] = 4  # provider errors in a row before no_data applies
+    min_requests: Annotated[int, in_range(1, 1_000_000)] = 50  # per check and side: fewer is inconclusive
+    inconclusive_limit: Annotated[int, in_range(1, 10_000)] = 12  # inconclusive checks in a row: pause for a human
+    down: DownConfig = DownConfig()
     actuator: ActuatorConfig
     gates: Gates = Gates()
     auto_start: bool = False  # start a rollout when the engine starts and none is in progress

@@ -229,7 +229,7 @@ class RolloutMachine:
         """The last rollout from the store, after a restart or a crash.
 
         An unfinished one comes back paused at its stage for the operator to decide (its hold
-        starts again on resume), a frozen one stays frozen, and one that was rolling back goes on
+        resumes with what was left of it), a frozen one stays frozen, and one that was rolling back goes on
         rolling back: that decision was already taken, and stopping half-way would leave traffic
         on the failing version. A finished one is only shown. Returns the transition, if any.
         """
@@ -250,7 +250,8 @@ class RolloutMachine:
         if status is Status.FROZEN:
             return self._move(f"recovered after a restart: still frozen at {where}", hold_left=None)
         hold = self.stages[stage].hold
-        left = None if hold == MANUAL else float(hold or 0.0)
+        saved = row.get("hold_left")  # what was left of the hold when it stopped (schema v5)
+        left = None if hold == MANUAL else float(saved) if saved is not None else float(hold or 0.0)
         return self._move(
             f"recovered after a restart: was {status} at {where}; paused — resume, promote or roll back",
             status=Status.PAUSED, hold_deadline=None, hold_left=left,

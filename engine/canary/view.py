@@ -21,6 +21,7 @@ def rule_view(outcome: RuleOutcome) -> RuleView:
         metric=outcome.name, value=outcome.value, limit=outcome.limit, consecutive=outcome.consecutive,
         consecutive_limit=outcome.consecutive_limit, total=outcome.total, total_limit=outcome.total_limit,
         unit=outcome.unit, op=outcome.op, state=outcome.state, canary=outcome.series, baseline=outcome.baseline,
+        n=outcome.n, bad=outcome.bad, why=outcome.why, test=outcome.test, window=outcome.window,
     )
 
 
@@ -39,13 +40,12 @@ def build_view(
 ) -> RolloutView:
     r = machine.rollout
     if check is not None:
-        rules = tuple(rule_view(o) for o in check.rules)
-        if check.score_rule is not None:
-            rules += (rule_view(check.score_rule),)
+        rules = tuple(rule_view(o) for o in check.all_rules())
         comparisons = tuple(
             ComparisonView(metric=c.name, verdict=c.verdict, failed=c.failed, critical=c.critical,
                            canary_mean=c.canary_mean, baseline_mean=c.baseline_mean, p_value=c.p_value,
-                           unit=c.unit, canary=c.canary, baseline=c.baseline)
+                           unit=c.unit, canary=c.canary, baseline=c.baseline, test=c.test,
+                           canary_n=c.canary_n, baseline_n=c.baseline_n, why=c.why)
             for c in check.comparisons
         )
     else:
@@ -70,4 +70,7 @@ def build_view(
         hold_left=r.hold_left if r is not None and r.status in (Status.PAUSED, Status.FROZEN) else None,
         measure_errors=check.errors if check is not None else 0,
         measure_error_limit=config.error_limit,
+        guarded=machine.status is not Status.FROZEN,
+        inconclusive=check.inconclusive if check is not None else 0,
+        inconclusive_limit=config.inconclusive_limit,
     )

@@ -14,6 +14,7 @@ import time
 from engine.component import EngineContext
 from engine.config.schema import DemoConfig
 from engine.demo.loadgen import LoadSample
+from engine.evidence.counts import STANDARD_BOUNDS_MS, record_counts
 from engine.demo.service import DemoService
 
 log = logging.getLogger("opsconsole.demo")
@@ -94,3 +95,5 @@ def record_sample(ctx: EngineContext, sample: LoadSample) -> None:
         ctx.record(SOURCE, "error_rate", sample.error_rate)
     if sample.latency_p95_ms is not None:
         ctx.record(SOURCE, "latency_p95_ms", sample.latency_p95_ms, unit="ms")
+    record_counts(ctx.record, SOURCE, sample.requests, sample.errors, sample.unavailable,
+                  zip(STANDARD_BOUNDS_MS, sample.buckets))

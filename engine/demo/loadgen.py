@@ -32,6 +32,7 @@ from engine.demo.http11 import (
     read_body,
     read_head,
 )
+from engine.evidence.counts import STANDARD_BOUNDS_MS, UNAVAILABLE_STATUSES, bin_index
 
 log = logging.getLogger("opsconsole.demo")
 
@@ -52,6 +53,8 @@ class LoadSample:
     requests_per_s: float
     error_rate: float | None  # None when nothing completed: no data is not "0 % errors"
     latency_p95_ms: float | None
+    unavailable: int = 0  # of the errors, 502/503/504 or no answer at all
+    buckets: tuple[int, ...] = ()  # latencies counted on STANDARD_BOUNDS_MS
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -102,7 +105,8 @@ class _Channel:
                     raise HttpError(502, "a response arrived with no request in flight")
                 closing = "close" in headers.get("connection", "").lower()
                 latency = time.monotonic() - sent_at
-                self.generator._completed(self, latency, failed=status >= 500, reuse=not closing)
+                self.generator._completed(self, latency, failed=status >= 500, reuse=not closing,
+                                          unavailable=status in UNAVAILABLE_STATUSES)
                 if closing:
                     break
         except (OSError, HttpError) as exc:
@@ -146,6 +150,7 @@ class LoadGenerator:
         self._window_start = time.monotonic()
         self._count = 0
         self._errors = 0
+        self._unavailable = 0
         self._latencies: list[float] = []
         # Totals, for the standalone entry and tests.
         self.sent = 0
@@ -181,7 +186,7 @@ class LoadGenerator:
         """Start a fresh window (e.g. after the engine was paused and nothing was read)."""
         with self._lock:
             self._window_start = time.monotonic()
-            self._count = self._errors = 0
+            self._count = self._errors = self._unavailable = 0
             self._latencies = []
 
     def take_window(self) -> LoadSample:
@@ -189,8 +194,12 @@ class LoadGenerator:
         with self._lock:
             started, self._window_start = self._window_start, now
             count, errors, latencies = self._count, self._errors, self._latencies
-            self._count = self._errors = 0
+            unavailable = self._unavailable
+            self._count = self._errors = self._unavailable = 0
             self._latencies = []
+        buckets = [0] * len(STANDARD_BOUNDS_MS)
+        for latency in latencies:
+            buckets[bin_index(latency * 1000)] += 1
         elapsed = max(now - started, 1e-9)
         return LoadSample(
             window=elapsed,
@@ -199,6 +208,8 @@ class LoadGenerator:
             requests_per_s=count / elapsed,
             error_rate=errors / count if count else None,
             latency_p95_ms=percentile(latencies, 0.95) * 1000 if latencies else None,
+            unavailable=unavailable,
+            buckets=tuple(buckets),
         )
 
     # -- scheduling (the scheduler thread) ---------------------------------------------------
@@ -258,7 +269,7 @@ class LoadGenerator:
         try:
             channel = _Channel(self, number)
         except OSError as exc:
-            self._record(None, failed=True)
+            self._record(None, failed=True, unavailable=True)
             log.debug("demo loadgen: cannot connect to %s:%d: %r", self.host, self.port, exc)
             return None
         with self._lock:
@@ -281,8 +292,9 @@ class LoadGenerator:
 
     # -- results (reader threads) ------------------------------------------------------------
 
-    def _completed(self, channel: _Channel, latency: float, *, failed: bool, reuse: bool) -> None:
-        self._record(latency, failed=failed)
+    def _completed(self, channel: _Channel, latency: float, *, failed: bool, reuse: bool,
+                   unavailable: bool = False) -> None:
+        self._record(latency, failed=failed, unavailable=unavailable)
         if reuse:
             with self._lock:
                 self._idle.append(channel)
@@ -290,16 +302,17 @@ class LoadGenerator:
     def _lost(self, channel: _Channel, latency: float | None) -> None:
         """A channel closed; a request it had in flight failed (unless we are stopping)."""
         if latency is not None and not self._stop.is_set():
-            self._record(latency, failed=True)
+            self._record(latency, failed=True, unavailable=True)
         with self._lock:
             self._channels.discard(channel)
 
-    def _record(self, latency: float | None, *, failed: bool) -> None:
+    def _record(self, latency: float | None, *, failed: bool, unavailable: bool = False) -> None:
         with self._lock:
             self._count += 1
             self.completed += 1
             if failed:
                 self._errors += 1
+                self._unavailable += unavailable
                 self.failed += 1
             if latency is not None:
                 self._latencies.append(latency)

@@ -9,8 +9,9 @@ check that decided it; without either, the run's start is the phase (the compone
 milliseconds of it). The grid can be late by the actuation time at worst, never early of a
 decision, so a replayed check sees the state the live check saw.
 
-Readings. What `engine/canary/window.py` hands the analysis: the finite values of each series
-with start <= t <= end, and the series' unit. Samples are read in chunks per series and sliced
+Readings. What `engine/canary/window.py` hands the analysis, built by the same
+`engine/canary/readings.build_reading`: the series' points with start <= t <= end, its unit, and its
+source's count and latency-bucket series. Samples are read in chunks per series and sliced
 in memory, so replaying a long rollout costs one range read per series per chunk.
 """
 
@@ -22,6 +23,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from engine.canary.analysis import Reading
+from engine.canary.checking import UP_SERIES
+from engine.canary.readings import build_reading
 from engine.snapshot import split_series
 from engine.history.db import HistoryDB
 from engine.history.runs import Run
@@ -45,19 +48,29 @@ class SampleCache:
     def __init__(self, db: HistoryDB, keys: Sequence[str]) -> None:
         self.db = db
         self.units = {(i.source, i.metric): i.unit for i in db.series_info()}
+        self._metrics: dict[str, list[str]] = {}
+        for source, metric in self.units:
+            self._metrics.setdefault(source, []).append(metric)
         self._loaded: dict[str, _Loaded] = {key: _Loaded() for key in keys}
 
     def reading(self, key: str, t0: float, t1: float) -> Reading:
         source, metric = split_series(key)
-        if (source, metric) not in self.units:
+        metrics = self._metrics.get(source, ())
+        if (source, metric) not in self.units and not metrics:
             return Reading()
+        latest = self.latest(key, t1) if (source, metric) in self.units else None
+        return build_reading(key, lambda s, m: self._slice(f"{s}/{m}", t0, t1), metrics,
+                             self.units.get((source, metric), ""), last_time=latest[0] if latest else None)
+
+    def _slice(self, key: str, t0: float, t1: float) -> list[tuple[float, float | None]]:
+        if split_series(key) not in self.units:
+            return []
         loaded = self._loaded.setdefault(key, _Loaded())
         if t0 < loaded.start or t1 > loaded.end:
             self._load(key, loaded, t0, t1)
         lo = bisect.bisect_left(loaded.times, t0)
         hi = bisect.bisect_right(loaded.times, t1)
-        values = tuple(v for v in loaded.values[lo:hi] if v is not None and math.isfinite(v))
-        return Reading(values, self.units[(source, metric)] if values else "")
+        return list(zip(loaded.times[lo:hi], loaded.values[lo:hi]))
 
     def _load(self, key: str, loaded: _Loaded, t0: float, t1: float) -> None:
         source, metric = split_series(key)
@@ -90,6 +103,13 @@ class SampleCache:
 
     def unit(self, key: str) -> str:
         return self.units.get(split_series(key), "")
+
+    def down_at(self, t: float, interval: float) -> str | None:
+        """The live check's "canary up" verdict at t, as it recorded it (canary/up = 0)."""
+        latest = self.latest("/".join(UP_SERIES), t)
+        if latest is None or latest[1] != 0.0 or t - latest[0] > interval:
+            return None
+        return "down, as the live check found it (a refused target or a FAIL health check)"
 
     def readings(self, keys: Sequence[str], t0: float, t1: float) -> dict[str, Reading]:
         return {key: self.reading(key, t0, t1) for key in keys}

@@ -22,7 +22,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.canary.analysis import Analysis, CheckResult
+from engine.canary.analysis import Analysis, CheckContext, CheckResult
+from engine.canary.checking import check_context
 from engine.canary.config import CanaryConfig
 from engine.canary.statemachine import FINISHED, HOLDING, RolloutMachine, Status
 from engine.canary.view import build_view
@@ -31,7 +32,6 @@ from engine.history.db import HistoryDB
 from engine.history.runs import Run
 from engine.snapshot import RolloutView
 
-COUNTING = (Status.RUNNING, Status.WAITING, Status.FROZEN)
 STARTS_FROM = {"idle", *(str(s) for s in FINISHED)}
 
 
@@ -119,6 +119,7 @@ class _Pending:
 
     analysis: Analysis
     result: CheckResult | None = None
+    context: CheckContext | None = None
 
 
 @dataclass
@@ -137,6 +138,7 @@ class _Checks:
     frontier: float = float("-inf")
     done: bool = False  # the rollout finished: no check after it matters
     started: float | None = None  # the rollouts row's start (a rollout recovered from an earlier run)
+    previous: float | None = None  # the last check's time
 
 class RolloutReplay:
     def __init__(self, db: HistoryDB) -> None:
@@ -201,7 +203,7 @@ class RolloutReplay:
             if found.result is None:
                 c = checks.times[index]
                 window = checks.samples.readings(found.analysis.series_keys(), c - config.analysis_window, c)
-                found.result = copy.deepcopy(found.analysis).evaluate(window, count=False)
+                found.result = copy.deepcopy(found.analysis).evaluate(window, count=False, context=found.context)
             return found.result
         return found
 
@@ -227,14 +229,16 @@ class RolloutReplay:
                     checks.done = True
                     break
                 continue
-            counted = r.status in COUNTING and c >= r.stage_entered + config.initial_delay
+            down = checks.samples.down_at(c, config.interval)
+            counted, context = check_context(config, r, c, down=down, previous_check=checks.previous)
+            checks.previous = c
             if counted:
                 pending = None
                 window = checks.samples.readings(checks.analysis.series_keys(), c - config.analysis_window, c)
-                checks.results.append(checks.analysis.evaluate(window, count=True))
+                checks.results.append(checks.analysis.evaluate(window, count=True, context=context))
             else:
                 if pending is None:
                     pending = _Pending(copy.deepcopy(checks.analysis))
-                checks.results.append(_Pending(pending.analysis))
+                checks.results.append(_Pending(pending.analysis, context=context))
             checks.times.append(c)
         checks.frontier = max(checks.frontier, t)

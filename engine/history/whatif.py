@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.canary.analysis import NONE, PAUSE, ROLLBACK, Analysis
+from engine.canary.checking import check_context
 from engine.canary.config import CanaryConfig
 from engine.canary.statemachine import FINISHED, HOLDING, RolloutMachine, Status
 from engine.history.checks import SampleCache, schedule
 from engine.history.cursor import format_time
 from engine.history.db import HistoryDB
-from engine.history.rollout import COUNTING, Clock, apply_transition
+from engine.history.rollout import Clock, apply_transition
 from engine.history.runs import Run, run_at
 from engine.snapshot import SeriesView
 from engine.units import format_duration
@@ -199,13 +200,14 @@ def recorded_decisions(events: Sequence[dict[str, Any]]) -> list[Decision]:
     return out
 
 
-def decide(machine: RolloutMachine, analysis: Analysis, config: CanaryConfig, readings: dict, c: float) -> Decision | None:
+def decide(machine: RolloutMachine, analysis: Analysis, config: CanaryConfig, readings: dict, c: float,
+           *, down: str | None = None, previous_check: float | None = None) -> Decision | None:
     """One check, as CanaryComponent._check and _maybe_promote act on it (see the module docstring)."""
     r = machine.rollout
     if r is None or r.status not in HOLDING:
         return None
-    counted = r.status in COUNTING and c >= r.stage_entered + config.initial_delay
-    result = analysis.evaluate(readings, count=counted)
+    counted, context = check_context(config, r, c, down=down, previous_check=previous_check)
+    result = analysis.evaluate(readings, count=counted, context=context)
     where = (r.stage + 1, r.weight)
     if result.action == NONE:
         if not (result.clean and machine.hold_passed()):
@@ -223,6 +225,8 @@ def decide(machine: RolloutMachine, analysis: Analysis, config: CanaryConfig, re
         machine.rolled_back(result.reason)
         return Decision(c, "rollback", *where, result.reason)
     assert result.action == PAUSE
+    if r.status is Status.PAUSED:  # already held, still guarded
+        return None
     machine.pause(result.reason)
     return Decision(c, "pause", *where, result.reason)
 
@@ -246,6 +250,7 @@ def simulate_rollout(db: HistoryDB, runs: Sequence[Run], config: CanaryConfig, e
             continue
         if run.started > start:
             analysis = Analysis(config)  # a new engine: new counters, as live
+        previous: float | None = None
         for c in schedule(db, run, config.interval).times(max(start, run.started),
                                                           min(until, end if end is not None else until)):
             while lifecycle and lifecycle[0]["t"] < c:
@@ -253,8 +258,10 @@ def simulate_rollout(db: HistoryDB, runs: Sequence[Run], config: CanaryConfig, e
                 clock.t = e["t"]
                 _apply_if_allowed(machine, e)
             clock.t = c
-            decision = decide(machine, analysis, config, samples.readings(analysis.series_keys(),
-                                                                            c - config.analysis_window, c), c)
+            readings = samples.readings(analysis.series_keys(), c - config.analysis_window, c)
+            decision = decide(machine, analysis, config, readings, c, down=samples.down_at(c, config.interval),
+                              previous_check=previous)
+            previous = c
             if decision is not None:
                 decisions.append(decision)
             if machine.status in FINISHED:

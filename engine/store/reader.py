@@ -161,12 +161,12 @@ class Reader:
     def rollouts(self, service: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         """The newest `limit` rollouts (of `service`, if given), newest first: the current one is [0]."""
         where, params = ("WHERE service = ? ", [service]) if service is not None else ("", [])
+        present = {row[1] for row in self._query("PRAGMA table_info(rollouts)")}
+        columns = [c for c in schema.ROLLOUT_COLUMNS if c in present]  # a review of a file before version 5
         rows = self._query(
-            "SELECT id, service, started, ended, status, stage, weight, reason FROM rollouts "
-            f"{where}ORDER BY id DESC LIMIT ?",
+            f"SELECT {', '.join(columns)} FROM rollouts {where}ORDER BY id DESC LIMIT ?",
             [*params, int(limit)],
         )
-        columns = ("id", "service", "started", "ended", "status", "stage", "weight", "reason")
         return [dict(zip(columns, row)) for row in rows]
 
     def time_range(self) -> tuple[float, float] | None:

@@ -12,6 +12,7 @@ Tables (schema version 1)::
     samples_1m, samples_1h(series_id, t, min, max, avg, count, last)   version 2: rollups
     log_offsets(source PK, path, inode, device, offset, head, updated_at)   version 3: tailing
     views rollout_decisions, gaps, actions, series_latest   version 4 (docs/schema.md)
+    rollouts.analysis (JSON counters), rollouts.hold_left   version 5: a restart continues the analysis
 
 Why samples reference a `series` row instead of carrying (source, metric) text:
 
@@ -201,12 +202,20 @@ def _v4_views(db: Database) -> None:
         db.execute(f"CREATE VIEW {name} AS {select.strip()}")
 
 
+def _v5_rollout_analysis(db: Database) -> None:
+    """What a restart needs to continue a rollout's analysis where it was: the counters and
+    where each rule's evidence starts (`analysis`, JSON), and what was left of the stage's hold."""
+    db.execute("ALTER TABLE rollouts ADD COLUMN analysis TEXT")
+    db.execute("ALTER TABLE rollouts ADD COLUMN hold_left REAL")
+
+
 # Append only. Never edit a released migration: write the next one.
-MIGRATIONS: list[Migration] = [_v1_initial, _v2_rollups, _v3_log_offsets, _v4_views]
+MIGRATIONS: list[Migration] = [_v1_initial, _v2_rollups, _v3_log_offsets, _v4_views, _v5_rollout_analysis]
 
 # Columns callers may set through Store.upsert_rollout / upsert_watched_file(s) / upsert_log_offset
 # (the writer builds the upsert SQL from these names, so they must never come from outside this list).
-ROLLOUT_COLUMNS = ("id", "service", "started", "ended", "status", "stage", "weight", "reason")
+ROLLOUT_COLUMNS = ("id", "service", "started", "ended", "status", "stage", "weight", "reason", "analysis",
+                   "hold_left")
 WATCHED_FILE_COLUMNS = ("path", "size", "mtime", "digest", "status", "error", "processed_at")
 LOG_OFFSET_COLUMNS = ("source", "path", "inode", "device", "offset", "head", "updated_at")
 

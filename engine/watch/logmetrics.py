@@ -1,6 +1,10 @@
 """Log lines into metrics: per-label counts in ticks (one tick per `interval`, with its measured
 duration), and a sliding window of ticks for rates, error_rate and latency percentiles.
 
+Each tick's counts are also recorded as they are, per label (engine/evidence/counts.py: requests,
+errors, unavailable, latency buckets): the evidence the canary and alert rules judge, where the
+windowed rates below are for reading.
+
 `consume()` is the hot loop (run in a worker thread, a read's worth of lines at a time): it
 parses each line and adds it to the current tick. The source closes the tick on its event loop
 every `interval` and asks the window for each label's numbers:
@@ -26,6 +30,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from engine.evidence.counts import STANDARD_BOUNDS_MS, UNAVAILABLE_STATUSES, bin_index
 from engine.watch.parsers import ParseError, Parsed
 
 MAX_LABELS = 50
@@ -39,12 +44,13 @@ def latency_cap(window: float, interval: float) -> int:
     return max(MIN_LATENCIES, WINDOW_LATENCIES // max(1, round(window / interval)))
 MAX_SAMPLES = 20  # sample lines kept per tick for parse errors and error-pattern matches
 
-# [requests, status 4xx, status 5xx, latencies (ms), latencies seen]
+# [requests, status 4xx, status 5xx, latencies (ms), latencies seen, unavailable (502/503/504),
+#  latency bucket counts on STANDARD_BOUNDS_MS (every latency, not the sample)]
 LabelCounts = list
 
 
 def new_counts() -> LabelCounts:
-    return [0, 0, 0, [], 0]
+    return [0, 0, 0, [], 0, 0, [0] * len(STANDARD_BOUNDS_MS)]
 
 
 @dataclass
@@ -108,7 +114,10 @@ def consume(
         counts[0] += 1
         if status is not None and status >= 400:
             counts[2 if status >= 500 else 1] += 1
+            if status in UNAVAILABLE_STATUSES:
+                counts[5] += 1
         if latency is not None:
+            counts[6][bin_index(latency)] += 1
             seen = counts[4] = counts[4] + 1
             latencies = counts[3]
             if len(latencies) < cap:

@@ -21,10 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from engine.component import EngineContext
+from engine.evidence.counts import STANDARD_BOUNDS_MS, record_counts
 from engine.store import Store, StoreError, open_reader
 from engine.watch import parsers
 from engine.watch.config import WatchSourceConfig
-from engine.watch.logmetrics import Labels, Tick, Window, consume, latency_cap
+from engine.watch.logmetrics import Labels, Tick, Window, consume, latency_cap, new_counts
 from engine.watch.ratelimit import EventLimiter
 from engine.watch.status import SourceStatus
 from engine.watch.tail import Chunk, Tailer
@@ -155,6 +156,11 @@ class LogSource:
         if self.error_search is not None:
             ctx.record(source, "errors_per_s", tick.matches / elapsed, unit="/s")
         self.window.push(elapsed, tick.labels)
+        now = time.time()
+        for label in self.labels.seen:
+            counts = tick.labels.get(label) or new_counts()
+            record_counts(ctx.record, f"{source}:{label}", counts[0], counts[2], counts[5],
+                          zip(STANDARD_BOUNDS_MS, counts[6]), t=now)
         for s in self.window.summaries(list(self.labels.seen)):
             labelled = f"{source}:{s.label}"
             ctx.record(labelled, "requests_per_s", s.requests_per_s, unit="/s")

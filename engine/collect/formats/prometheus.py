@@ -6,7 +6,9 @@ From two consecutive scrapes (their monotonic times, not the nominal interval):
   undefined (0/0), so it records nothing;
 - the latency histogram -> `latency_p50_ms`, `latency_p95_ms`, `latency_p99_ms` over the interval
   (the buckets' increase, interpolated like PromQL's histogram_quantile); nothing without requests;
-- `fields`: gauges as they are, counters as per-second rates.
+- `fields`: gauges as they are, counters as per-second rates;
+- the evidence (engine/evidence/counts.py): the interval's increases as counts, `requests`,
+  `errors`, `unavailable` (with a code label) and per-bucket `latency_le_<bound>ms`.
 A counter that went down (the process restarted) gives no rate for that interval, rather than a
 negative or a made-up one.
 """
@@ -24,8 +26,10 @@ from engine.collect.client import Answer
 from engine.collect.config import PrometheusTarget
 from engine.collect.errors import DecodeError
 from engine.collect.formats.base import Decoded, Request, Sample
+from engine.evidence.counts import COUNT_METRICS, bucket_metric
 
 CODE_LABELS = ("code", "status", "status_code")
+UNAVAILABLE_CODES = frozenset({"502", "503", "504"})
 QUANTILES = ((0.5, "latency_p50_ms"), (0.95, "latency_p95_ms"), (0.99, "latency_p99_ms"))
 
 
@@ -192,6 +196,7 @@ class PrometheusFormat:
         codes = [(labels, v) for labels, v in values if any(label in labels for label in CODE_LABELS)]
         if codes:
             now.counters["errors"] = sum(v for labels, v in codes if _code(labels).startswith("5"))
+            now.counters["unavailable"] = sum(v for labels, v in codes if _code(labels) in UNAVAILABLE_CODES)
         return bool(codes)
 
     def _read_latency(self, families: dict[str, Metric], now: _Reading, out: Decoded) -> float:
@@ -233,6 +238,9 @@ class PrometheusFormat:
             out.samples.append(Sample("requests_per_s", deltas["requests"] / dt, "/s"))
             if has_code and "errors" in deltas and "errors" not in reset and deltas["requests"] > 0:
                 out.samples.append(Sample("error_rate", min(1.0, deltas["errors"] / deltas["requests"]), "ratio"))
+            if has_code and not reset:  # the evidence: what happened in this interval, counted
+                for metric in COUNT_METRICS:
+                    out.samples.append(Sample(metric, deltas.get(metric, 0.0), "req"))
         for key, delta in deltas.items():
             if key.startswith("field:") and key not in reset:
                 out.samples.append(Sample(key.removeprefix("field:"), delta / dt, "/s"))
@@ -245,6 +253,11 @@ class PrometheusFormat:
         increase = sorted((le, now.buckets[le] - previous.buckets[le]) for le in now.buckets)
         if any(count < 0 for _, count in increase):
             return  # reset: already said above when the counters went down too
+        below = 0.0
+        for le, cumulative in increase:  # per-bucket counts of the interval, for the evidence
+            if cumulative - below > 0:
+                out.samples.append(Sample(bucket_metric(le * scale), cumulative - below, "req"))
+            below = cumulative
         for q, metric in QUANTILES:
             value = quantile(q, increase)
             if value is not None:
