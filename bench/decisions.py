@@ -250,8 +250,8 @@ def main() -> None:
     parser.add_argument("--rollouts", type=int, default=200)
     opts = parser.parse_args()
     old = old_module()
-    policies = {"old": policy_config(), "new": policy_config(), "new+wilson95": policy_config(confidence=0.95),
-                "new+min_bad5": policy_config(min_bad=5), "new+wilson80": policy_config(confidence=0.8)}
+    policies = {"old": policy_config(), "new": policy_config(), "new+min_bad3": policy_config(min_bad=3),
+                "new+wilson95": policy_config(confidence=0.95)}
     rates = (5.0, 20.0, 100.0, 200.0)
     started = time.process_time()
     figures: dict[str, dict[str, Any]] = {}

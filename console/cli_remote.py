@@ -26,7 +26,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.snapshot import RuleView
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 COMMANDS = ("attach", "rollout")
@@ -34,6 +37,24 @@ ROLLOUT_VERBS = ("status", "start", "promote", "pause", "resume", "freeze", "rol
 EXIT_CODES_TEXT = ("Exit codes: 0 done; 1 engine not reachable, or it refused or failed the verb; "
                    "2 bad config or usage.")
 Loader = Callable[[str | None, str | None], Any]  # console.cli._load: LoadedConfig, or None after printing why
+
+
+def rule_line(rule: "RuleView") -> str:
+    """"error_rate 0.4% (2/500 in 25s) (max 1.0%)  PASS  0/3 consecutive · 0/10 total"."""
+    from engine.units import format_duration, format_value
+    total = f" · {rule.total}/{rule.total_limit} total" if rule.total_limit is not None else ""
+    counters = f"{rule.consecutive}/{rule.consecutive_limit} consecutive{total}"
+    state = (rule.state or "not checked yet").upper()
+    why = f" ({rule.why})" if rule.why else ""
+    if not rule.op:  # the "canary up" check: a state, no value
+        return f"{rule.metric}: {'DOWN' if rule.state == 'breach' else state}{why}  {counters}"
+    bound = "max" if rule.op == ">" else "min"
+    value = format_value(rule.metric, rule.value, rule.unit)
+    if rule.n is not None:
+        window = f" in {format_duration(rule.window)}" if rule.window else ""
+        value += f" ({rule.bad}/{rule.n}{window})" if rule.bad is not None else f" (n={rule.n}{window})"
+    return (f"{rule.metric} {value} ({bound} {format_value(rule.metric, rule.limit, rule.unit)})  "
+            f"{state}{why}  {counters}")
 
 
 def add_parsers(sub: Any, add_config_args: Callable[[argparse.ArgumentParser], None],
@@ -209,12 +230,17 @@ def _print_status(snapshot: Any, *, as_json: bool) -> int:
         print(f"  next promotion in {format_duration(max(0.0, r.next_promotion_at - time.time()))}")
     elif r.hold_left is not None:
         print(f"  hold left: {format_duration(r.hold_left)}")
+    if r.status in ("paused", "waiting-for-promotion"):
+        print("  still guarded: a breach rolls back by itself")
+    elif r.status == "frozen":
+        print("  frozen: automatic rollback is OFF")
     for rule in r.rules:
-        total = f" · {rule.total}/{rule.total_limit} total" if rule.total_limit is not None else ""
-        bound = "max" if rule.op == ">" else "min"
-        print(f"  {rule.metric} {format_value(rule.metric, rule.value, rule.unit)} "
-              f"({bound} {format_value(rule.metric, rule.limit, rule.unit)})  {rule.state or 'not checked yet'}  "
-              f"{rule.consecutive}/{rule.consecutive_limit} consecutive{total}")
+        print(f"  {rule_line(rule)}")
+    for c in r.comparisons:
+        shown = f"{c.canary_n} vs {c.baseline_n}" if c.canary_n else ""
+        p = f", {c.test} p={c.p_value:.2g}" if c.p_value is not None else ""
+        why = f" ({c.why})" if c.why else ""
+        print(f"  compare {c.metric}: {c.verdict}{why} {shown}{p}".rstrip())
     if r.last_decision:
         print(f"  last decision: {r.last_decision}")
     if r.verbs:

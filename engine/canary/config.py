@@ -125,7 +125,7 @@ class Rule(Strict):
     # (default: canary.min_requests) or min_bad bad requests a check is inconclusive; with a
     # confidence, a breach needs the Wilson bound past the limit, so small n cannot trip it.
     min_requests: Annotated[int, in_range(1, 1_000_000)] | None = None
-    min_bad: Annotated[int, in_range(1, 1_000_000)] = 3
+    min_bad: Annotated[int, in_range(1, 1_000_000)] = 5
     confidence: Annotated[float, in_range(0.5, 0.9999)] | None = None
 
     @model_validator(mode="after")

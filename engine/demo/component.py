@@ -75,6 +75,7 @@ class DemoComponent:
         # its first request would count one request too many (both ends of the interval).
         loadgen.reset_window()
         next_due = time.monotonic()
+        first = True
         while True:
             next_due += self.report_every
             await asyncio.sleep(max(0.0, next_due - time.monotonic()))
@@ -85,10 +86,11 @@ class DemoComponent:
                 loadgen.reset_window()
                 next_due = time.monotonic()
                 continue
-            record_sample(ctx, loadgen.take_window())
+            record_sample(ctx, loadgen.take_window(), first=first)
+            first = False
 
 
-def record_sample(ctx: EngineContext, sample: LoadSample) -> None:
+def record_sample(ctx: EngineContext, sample: LoadSample, *, first: bool = False) -> None:
     ctx.record(SOURCE, "requests_per_s", sample.requests_per_s, unit="req/s")
     # No completed request, no error rate or latency: a gap is honest, a zero would be made up.
     if sample.error_rate is not None:
@@ -96,4 +98,4 @@ def record_sample(ctx: EngineContext, sample: LoadSample) -> None:
     if sample.latency_p95_ms is not None:
         ctx.record(SOURCE, "latency_p95_ms", sample.latency_p95_ms, unit="ms")
     record_counts(ctx.record, SOURCE, sample.requests, sample.errors, sample.unavailable,
-                  zip(STANDARD_BOUNDS_MS, sample.buckets))
+                  zip(STANDARD_BOUNDS_MS, sample.buckets), every_bucket=first)

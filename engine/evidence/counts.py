@@ -160,6 +160,8 @@ def sum_counts(
     def total(metric: str) -> float:
         return sum(v for t, v in series.get(metric, ()) if since < t <= until and math.isfinite(v))
 
+    # Every bucket the source ever reported counts, with 0 when it has no sample in the window:
+    # the empty buckets are what place an observation between its bounds.
     buckets = {}
     for metric, points in series.items():
         bound = bucket_bound(metric)
@@ -178,13 +180,16 @@ def record_counts(
     buckets: Iterable[tuple[float, int]] = (),
     *,
     t: float | None = None,
+    every_bucket: bool = False,
 ) -> None:
-    """Record one interval's evidence for `source` through the engine's `record`."""
+    """Record one interval's evidence for `source` through the engine's `record`. Empty buckets
+    are left out, except with `every_bucket` (a source's first report): then every bound is a
+    known series, and a window's histogram has all of its bounds."""
     record(source, REQUESTS, float(requests), t=t, unit="req")
     record(source, ERRORS, float(errors), t=t, unit="req")
     record(source, UNAVAILABLE, float(unavailable), t=t, unit="req")
     for bound, count in buckets:
-        if count:
+        if count or every_bucket:
             record(source, bucket_metric(bound), float(count), t=t, unit="req")
 
 

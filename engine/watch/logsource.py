@@ -69,6 +69,7 @@ class LogSource:
         self.match_limiter = EventLimiter(limit.max, limit.per)
         self.labels = Labels()
         self.window = Window(config.window)
+        self._counted: set[str] = set()  # labels whose every latency bucket was recorded once
         self.latency_cap = latency_cap(config.window, config.interval)
         self.tick = Tick(self.latency_cap)
         self.lines_total = 0
@@ -159,8 +160,10 @@ class LogSource:
         now = time.time()
         for label in self.labels.seen:
             counts = tick.labels.get(label) or new_counts()
+            first = label not in self._counted
+            self._counted.add(label)
             record_counts(ctx.record, f"{source}:{label}", counts[0], counts[2], counts[5],
-                          zip(STANDARD_BOUNDS_MS, counts[6]), t=now)
+                          zip(STANDARD_BOUNDS_MS, counts[6]), t=now, every_bucket=first)
         for s in self.window.summaries(list(self.labels.seen)):
             labelled = f"{source}:{s.label}"
             ctx.record(labelled, "requests_per_s", s.requests_per_s, unit="/s")

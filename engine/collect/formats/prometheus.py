@@ -137,6 +137,7 @@ class PrometheusFormat:
         self._used: frozenset[str] | None = None
         self._found: list[Metric] = []
         self._missing = False
+        self._bucketed = False  # every latency bucket recorded once (the first interval)
 
     def requests(self, url: str) -> list[Request]:
         return [Request(url)]
@@ -244,10 +245,11 @@ class PrometheusFormat:
         for key, delta in deltas.items():
             if key.startswith("field:") and key not in reset:
                 out.samples.append(Sample(key.removeprefix("field:"), delta / dt, "/s"))
-        self._latency(previous, now, scale, out)
+        self._latency(previous, now, scale, out, every_bucket=not self._bucketed)
+        self._bucketed = True
 
     @staticmethod
-    def _latency(previous: _Reading, now: _Reading, scale: float, out: Decoded) -> None:
+    def _latency(previous: _Reading, now: _Reading, scale: float, out: Decoded, every_bucket: bool) -> None:
         if not now.buckets or set(now.buckets) != set(previous.buckets):
             return
         increase = sorted((le, now.buckets[le] - previous.buckets[le]) for le in now.buckets)
@@ -255,7 +257,7 @@ class PrometheusFormat:
             return  # reset: already said above when the counters went down too
         below = 0.0
         for le, cumulative in increase:  # per-bucket counts of the interval, for the evidence
-            if cumulative - below > 0:
+            if cumulative - below > 0 or every_bucket:  # empty ones once: every bound is known
                 out.samples.append(Sample(bucket_metric(le * scale), cumulative - below, "req"))
             below = cumulative
         for q, metric in QUANTILES:
