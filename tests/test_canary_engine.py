@@ -249,3 +249,43 @@ def test_stop_waits_for_an_actuation_in_flight(tmp_path: Path, server: HttpFixtu
     # the engine stopped while the rollback was in flight: it finished and was recorded
     assert query(tmp_path / "history.db", "SELECT status, weight FROM rollouts") == [("rolled-back", 0)]
     assert pressed.done()
+
+
+def test_a_paused_rollout_is_still_guarded_and_rolls_back_by_itself(tmp_path: Path, server: HttpFixture) -> None:
+    """Issue 15: a held rollout used to stop counting, so nothing protected the traffic it still
+    sent to the canary. Now only a freeze turns automatic rollback off."""
+    feeder = Feeder()
+    feeder.set(CANARY, 0.001)
+    canary = ("  interval: 50ms\n  window: 200ms\n"
+              "  stages: [{weight: 5, hold: 1h}, {weight: 100}]\n"
+              f"  rules: [{{series: '{CANARY}', max: 0.01, consecutive: 3}}]\n")
+    with running(write_config(tmp_path, http_actuator(server.url("")), canary), feeder) as engine:
+        send(engine, "rollout.start")
+        assert send(engine, "rollout.pause", reason="lunch").ok
+        wait_until(lambda: engine.snapshot().rollout.rules[0].state == "pass", 10, "a counted check", engine)  # type: ignore[union-attr]
+        feeder.set(CANARY, 0.05)
+        wait_until(lambda: status(engine) == "rolled-back", 10, "the automatic rollback", engine)
+        r = engine.snapshot().rollout
+        assert r is not None and r.last_decision.startswith("rolled back at 5%: canary error_rate 5.0% > 1.0% for 3/3")
+    assert len(server.hits("/canary/rollback")) == 1
+
+
+def test_a_restart_continues_the_counters_and_the_hold(tmp_path: Path, server: HttpFixture) -> None:
+    feeder = Feeder()
+    feeder.set(CANARY, 0.05)  # breaching, but 1000 in a row are needed: the counter climbs
+    canary = ("  interval: 50ms\n  window: 200ms\n"
+              "  stages: [{weight: 5, hold: 1h}, {weight: 100}]\n"
+              f"  rules: [{{series: '{CANARY}', max: 0.01, consecutive: 1000}}]\n")
+    loaded = write_config(tmp_path, http_actuator(server.url("")), canary)
+    with running(loaded, feeder) as engine:
+        send(engine, "rollout.start")
+        wait_until(lambda: engine.snapshot().rollout.rules[0].consecutive >= 5, 10, "5 breaches", engine)  # type: ignore[union-attr]
+    ((saved, hold_left),) = query(tmp_path / "history.db", "SELECT analysis, hold_left FROM rollouts")
+    before = json.loads(saved)["rules"][0][0]
+    assert before >= 5 and 3500 < hold_left < 3600
+    with running(loaded) as engine:
+        wait_until(lambda: status(engine) == "paused", 10, "recovery", engine)
+        wait_until(lambda: engine.snapshot().rollout.rules[0].state != "", 10, "a check", engine)  # type: ignore[union-attr]
+        r = engine.snapshot().rollout
+        assert r is not None and r.hold_left == pytest.approx(hold_left, abs=1.0)  # not a fresh hour
+        assert r.rules[0].consecutive >= before  # the same analysis, continued

@@ -373,8 +373,10 @@ class Analysis:
         since = self._since(counter, ctx)
         judged = self._judge_rule(rule, op, limit, reading, since, ctx)
         state = judged["state"]
-        if count and state not in (ERROR, INCONCLUSIVE):
-            counter.count(state == BREACH or (state == NO_DATA and breach_on_no_data))
+        # No data, like an inconclusive check, neither breaches nor passes (unless no_data: breach):
+        # a stale minute between two breaches does not reset the streak.
+        if count and (state in (PASS, BREACH) or (state == NO_DATA and breach_on_no_data)):
+            counter.count(state != PASS)
         if count:
             self._conclude(counter, state, judged.get("until"), ctx)
         judged.pop("until", None)
