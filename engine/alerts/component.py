@@ -2,7 +2,8 @@
 buffers is cheap: no I/O), records every transition as an event, owns the `alerts.silence` and
 `alerts.unsilence` commands (audited by the engine), and contributes AlertView tuples.
 
-On start, silences still running are restored from the history (read in a worker thread).
+On start, silences still running are restored from the history (read in a worker thread), and
+so is the part of each rule window from before the start (feed.py says why and when else).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from engine.alerts.config import AlertRule
+from engine.alerts.config import AlertRule, window_spans
 from engine.alerts.evaluator import AlertEvaluator, AlertEvent, clock_text
+from engine.alerts.feed import Gap, Key, WindowFeed
 from engine.alerts.silences import MAX_DURATION, parse_request
 from engine.commands import Command, CommandResult
 from engine.component import EngineContext
@@ -31,7 +33,9 @@ class AlertsComponent:
 
     def __init__(self, rules: list[AlertRule], *, clock: Callable[[], float] = time.time) -> None:
         self.evaluator = AlertEvaluator(rules, clock=clock)
+        self.feed = WindowFeed(window_spans(rules))
         self._registered = False
+        self._history_warned = False
 
     def snapshot_fields(self) -> dict[str, Any]:
         return {"alerts": self.evaluator.views()}
@@ -45,7 +49,10 @@ class AlertsComponent:
         next_at = time.monotonic()
         while True:
             await ctx.wait_running()
-            self._emit(ctx, self.evaluator.evaluate(ctx.series))
+            gaps = self.feed.take(ctx.series, self.evaluator.clock())
+            if gaps:  # at start, or after the ring moved on unseen: rare, and in a thread
+                await self._fill_windows(ctx, gaps)
+            self._emit(ctx, self.evaluator.evaluate(self.feed.lookup(ctx.series)))
             next_at = max(next_at + EVALUATE_EVERY, time.monotonic())
             await asyncio.sleep(next_at - time.monotonic())
 
@@ -71,6 +78,23 @@ class AlertsComponent:
             names = ", ".join(f"{s.rule} (until {clock_text(s.expires)})" for s in restored)
             ctx.event("alert", "info", "alerts", f"restored {len(restored)} silence(s) from the history: {names}")
 
+    async def _fill_windows(self, ctx: EngineContext, gaps: dict[Key, Gap]) -> None:
+        path = ctx.store.path
+        try:
+            if path.exists():
+                await asyncio.to_thread(ctx.store.flush)
+                read = await asyncio.to_thread(_read_windows, path, gaps)
+                for key, points in read.items():
+                    self.feed.fill(key, points, gaps[key])
+                return
+        except StoreError as exc:  # the windows hold what the rings give; said once
+            if not self._history_warned:
+                self._history_warned = True
+                ctx.event("alert", "warning", "alerts", f"rule windows not read from the history "
+                          f"(they hold what this engine recorded since it started): {exc}")
+        for key in gaps:
+            self.feed.give_up(key)
+
     async def _silence(self, ctx: EngineContext, command: Command) -> CommandResult:
         try:
             rule, comment, seconds = parse_request(command.args, set(self.evaluator.rules))
@@ -90,6 +114,11 @@ class AlertsComponent:
             return CommandResult(True, f"{rule} had no silence")
         self._emit(ctx, events)
         return CommandResult(True, f"{rule}: {len(events)} silence(s) lifted")
+
+
+def _read_windows(path: Any, gaps: dict[Key, Gap]) -> dict[Key, list[tuple[float, float]]]:
+    with open_reader(path) as reader:
+        return {key: reader.series(key[0], key[1], t0, t1) for key, (t0, t1) in gaps.items()}
 
 
 def _read_alert_events(path: Any, since: float) -> list[dict[str, Any]]:

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.alerts.config import AlertRule
-from engine.alerts.rules import FIRING, INACTIVE, PENDING, RESOLVED, Outcome, RuleState, Transition, outcome
+from engine.alerts.rules import FIRING, INACTIVE, PENDING, RESOLVED, Lookup, Outcome, RuleState, Transition, outcome
 from engine.alerts.silences import Silence, SilenceBook
-from engine.snapshot import AlertView, SeriesView
+from engine.snapshot import AlertView, split_series
 from engine.units import format_duration, format_value
 
-Lookup = Callable[[str, str], SeriesView | None]
+__all__ = ["AlertEvaluator", "AlertEvent", "Lookup", "clock_text", "condition_text", "function_text", "value_unit"]
 RESOLVED_SHOWN = 300.0  # seconds a resolved alert stays in the list, so a flap is noticed
 _STATE_ORDER = {FIRING: 0, PENDING: 1, "nodata": 2, RESOLVED: 3}
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
@@ -34,9 +34,41 @@ class AlertEvent:
 
 
 def condition_text(rule: AlertRule, unit: str = "") -> str:
-    """"> 1.0% for 30s": the threshold in the series' own unit, as the panels show values."""
-    text = f"{rule.op} {format_value(rule.metric, rule.value, unit)}"
+    """"errors/requests over 1m > 1.0% for 30s", "> 1.0% for 30s" (function last): the function,
+    then the threshold in the unit of the function's value, as the panels show values."""
+    if rule.function == "absent":
+        text = function_text(rule)
+    else:
+        text = f"{rule.op} {format_value(rule.metric, rule.threshold, unit)}"
+        if rule.windowed:
+            text = f"{function_text(rule)} {text}"
     return f"{text} for {format_duration(rule.for_)}" if rule.for_ > 0 else text
+
+
+def function_text(rule: AlertRule) -> str:
+    """"errors/requests over 1m", "p95 over 5m", "rate over 5m", "no sample in 2m"; "" for last."""
+    if not rule.windowed or rule.over is None:
+        return ""
+    over = format_duration(rule.over)
+    if rule.function == "absent":
+        return f"no sample in {over}"
+    if rule.function == "ratio":
+        keys = (rule.numerator_key, rule.denominator_key)
+        shown = [split_series(k)[1] if split_series(k)[0] == rule.source else k for k in keys]
+        return f"{shown[0]}/{shown[1]} over {over}"
+    if rule.function == "quantile_over_time":
+        return f"p{(rule.quantile or 0.0) * 100:g} over {over}"
+    return f"{rule.function.removesuffix('_over_time')} over {over}"
+
+
+def value_unit(rule: AlertRule, series_unit: str) -> str:
+    """The unit of what the rule compares: a ratio is a fraction whatever its series' unit, a rate
+    is per second; the other functions keep the series' unit."""
+    if rule.function == "ratio":
+        return "ratio"
+    if rule.function == "rate":
+        return "/s"
+    return series_unit
 
 
 def clock_text(t: float) -> str:
@@ -50,7 +82,8 @@ class AlertEvaluator:
         self.started = now = clock()
         self.states = {name: RuleState(since=now) for name in self.rules}
         self.silences = SilenceBook()
-        self.units: dict[str, str] = {}  # rule -> its series' unit, once seen
+        self.units: dict[str, str] = {}  # rule -> the unit of its value, once its series is seen
+        self.reasons: dict[str, str] = {}  # rule -> why its last evaluation had no data ("" if it had)
         self._views: tuple[AlertView, ...] = ()
 
     # ----------------------------------------------------------------------------- evaluation
@@ -60,12 +93,15 @@ class AlertEvaluator:
         transitions: list[Transition] = []
         for name, rule in self.rules.items():
             series = lookup(rule.source, rule.metric)
-            if series is not None:
-                self.units[name] = series.unit
-            result, value = outcome(rule, series, now)
-            if result is Outcome.NO_DATA and now - self.started < rule.no_data_after:
+            if series is not None or rule.function in ("ratio", "rate"):
+                self.units[name] = value_unit(rule, series.unit if series is not None else "")
+            if rule.function == "absent" and now - self.started < (rule.over or 0.0):
+                continue  # just started: a source not seen yet is not absent before a whole window
+            result = outcome(rule, lookup, now)
+            if result.outcome is Outcome.NO_DATA and now - self.started < rule.no_data_after:
                 continue  # just started: a series not seen yet is not "no data" before no_data_after
-            transitions += self.states[name].step(rule, result, value, now)
+            self.reasons[name] = result.reason
+            transitions += self.states[name].step(rule, result.outcome, result.value, now)
         events += [self._describe(t, now) for t in transitions]
         self._views = self._build_views(now)
         return events
@@ -112,11 +148,22 @@ class AlertEvaluator:
         data: dict[str, Any] = {"rule": rule.name, "from": t.before, "to": t.after, "series": rule.series,
                                 "value": state.value, "op": rule.op, "threshold": rule.value,
                                 "severity": rule.severity}
+        if rule.windowed:  # enough to rebuild the rule from its events (review without a run record)
+            data.update(function=rule.function, over=rule.over)
+            if rule.quantile is not None:
+                data["quantile"] = rule.quantile
+            if rule.function == "ratio":
+                data.update(numerator=rule.numerator_key, denominator=rule.denominator_key,
+                            min_requests=rule.min_requests or 1)
         unit = self.units.get(rule.name, "")
         seen = (f"{rule.series} = {format_value(rule.metric, state.value, unit)}" if state.value is not None
                 else f"{rule.series}: no data")
         if t.after == "no data":
-            return AlertEvent("info", source, f"{rule.name}: no data from {rule.series} "
+            reason = self.reasons.get(rule.name, "")
+            if reason:
+                data["reason"] = reason
+            because = f": {reason}" if reason else ""
+            return AlertEvent("info", source, f"{rule.name}: no data from {rule.series}{because} "
                               f"({_NO_DATA_MEANS[rule.no_data]})", data)
         if t.after == "data":
             return AlertEvent("info", source, f"{rule.name}: data again from {rule.series}", data)

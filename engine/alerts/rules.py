@@ -7,8 +7,10 @@
   passed; one false evaluation sends a pending rule back to inactive.
 - `keep_firing_for`: a firing rule whose condition turned false keeps firing until it has been
   false for that long (measured from the first false evaluation); true again resets it.
-- "no data" (no sample newer than `no_data_after`) is its own outcome, never 0: by `no_data`
-  it counts as false (`ok`), as true (`alert`), or changes nothing (`keep`).
+- "no data" (no sample newer than `no_data_after`; for a window, nothing to compute it from) is
+  its own outcome, never 0: by `no_data` it counts as false (`ok`), as true (`alert`), or changes
+  nothing (`keep`).
+- the value compared is the rule's function of its series (windows.py); `last` by default.
 
 Pure: time comes in as an argument, so tests drive it with a fake clock.
 """
@@ -16,14 +18,19 @@ Pure: time comes in as an argument, so tests drive it with a fake clock.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from engine.alerts.config import AlertRule
+from engine.alerts import windows
+from engine.alerts.config import COUNTERS, AlertRule
 from engine.alerts.ops import OPERATORS
-from engine.snapshot import SeriesView
+from engine.alerts.windows import window
+from engine.snapshot import SeriesView, split_series
+from engine.units import format_duration
 
 INACTIVE, PENDING, FIRING, RESOLVED = "inactive", "pending", "firing", "resolved"
+Lookup = Callable[[str, str], SeriesView | None]
 
 
 class Outcome(Enum):
@@ -32,14 +39,41 @@ class Outcome(Enum):
     NO_DATA = "no data"
 
 
-def outcome(rule: AlertRule, series: SeriesView | None, now: float) -> tuple[Outcome, float | None]:
-    """The rule's condition on the latest sample of its series, and that sample's value."""
-    if series is None or series.last is None or series.last_time is None:
-        return Outcome.NO_DATA, None
-    value = series.last
-    if now - series.last_time > rule.no_data_after or math.isnan(value):
-        return Outcome.NO_DATA, None
-    return (Outcome.TRUE if OPERATORS[rule.op](value, rule.value) else Outcome.FALSE), value
+@dataclass(frozen=True)
+class Evaluation:
+    outcome: Outcome
+    value: float | None = None  # what was compared with the rule's value (the function's result)
+    reason: str = ""  # for NO_DATA from a window: why there is none ("3 requests in the last 1m, ...")
+
+
+def outcome(rule: AlertRule, lookup: Lookup, now: float) -> Evaluation:
+    """The rule's condition at `now`: its function over the series `lookup` gives, compared with
+    the rule's value. `lookup(source, metric)` must hold the samples of the rule's window."""
+    if rule.function == "absent":
+        times, values = window(lookup(rule.source, rule.metric), now, rule.over or 0.0)
+        return Evaluation(Outcome.FALSE, values[-1]) if times else Evaluation(Outcome.TRUE)
+    views = {key: lookup(*split_series(key)) for key in rule.inputs}
+    for key, view in views.items():
+        if view is None or view.last_time is None or now - view.last_time > rule.no_data_after:
+            # The rule's own series is named by the event already; a ratio's counts are not.
+            why = "" if key == rule.series else f"no {key} sample in the last {format_duration(rule.no_data_after)}"
+            return Evaluation(Outcome.NO_DATA, None, why)
+    value, reason = _value(rule, views, now)
+    if value is None or math.isnan(value):
+        return Evaluation(Outcome.NO_DATA, None, reason)
+    return Evaluation(Outcome.TRUE if OPERATORS[rule.op or ">"](value, rule.threshold) else Outcome.FALSE, value)
+
+
+def _value(rule: AlertRule, views: dict[str, SeriesView | None], now: float) -> tuple[float | None, str]:
+    over = rule.over or 0.0
+    if rule.function == "last":
+        return views[rule.series].last, ""  # type: ignore[union-attr]  (checked by the caller)
+    if rule.function == "ratio":
+        keys = (rule.numerator_key, rule.denominator_key)
+        return windows.ratio(views[keys[0]], views[keys[1]], keys, now, over, rule.min_requests or 1)
+    if rule.function in COUNTERS:
+        return windows.increase(views[rule.series], rule.series, now, over, per_second=rule.function == "rate")
+    return windows.over_time(rule.function, views[rule.series], rule.series, now, over, rule.quantile)
 
 
 @dataclass(frozen=True)

@@ -316,8 +316,30 @@ def alert_views(db: HistoryDB, run: Run, t: float, lookup: Lookup) -> tuple[Aler
         limit=100_000,
     )
     evaluator.silences.restore(silences, t, set(evaluator.rules))
-    evaluator.evaluate(lookup)
+    evaluator.evaluate(_with_windows(db, rules, t, lookup))
     return evaluator.views()
+
+
+def _with_windows(db: HistoryDB, rules: Sequence[Any], t: float, lookup: Lookup) -> Lookup:
+    """Windowed rules (ratio, rate, ...) read every sample of their window, which may be longer
+    than a ring holds: the series they read are taken from the file over (t - window, t]."""
+    from engine.alerts.config import window_spans
+
+    spans = window_spans(list(rules))
+    known = {(i.source, i.metric): i.unit for i in db.series_info()}
+    views: dict[tuple[str, str], SeriesView | None] = {}
+
+    def find(source: str, metric: str) -> SeriesView | None:
+        key = (source, metric)
+        if key not in spans or key not in known:
+            return lookup(source, metric)
+        if key not in views:
+            rows = [(a, v) for a, v in db.series(source, metric, t - spans[key], t) if a > t - spans[key]]
+            views[key] = SeriesView(source, metric, tuple(a for a, _ in rows),
+                                    tuple(float("nan") if v is None else v for _, v in rows), known[key]) if rows else None
+        return views[key] or lookup(source, metric)
+
+    return find
 
 
 def _rules_from_events(*latest: dict[str, dict[str, Any]]) -> list[Any]:
@@ -331,10 +353,10 @@ def _rules_from_events(*latest: dict[str, dict[str, Any]]) -> list[Any]:
             if name in rules:
                 continue
             try:
-                rules[name] = AlertRule.model_validate({
-                    "name": name, "series": data["series"], "op": data["op"], "value": data["threshold"],
-                    "severity": data.get("severity", "warning"),
-                })
+                given = {"name": name, "series": data["series"], "op": data["op"], "value": data["threshold"],
+                         "severity": data.get("severity", "warning"), "function": data.get("function", "last"),
+                         **{k: data.get(k) for k in ("over", "quantile", "numerator", "denominator", "min_requests")}}
+                rules[name] = AlertRule.model_validate({k: v for k, v in given.items() if v is not None})
             except (KeyError, ValueError):  # a record from another version: not shown, not guessed
                 continue
     return list(rules.values())

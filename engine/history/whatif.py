@@ -8,7 +8,9 @@ Same code as the live engine, not a copy of it:
   (`decide()`, mirroring CanaryComponent._check / _maybe_promote): roll back, pause, or promote when
   the hold has passed with a clean check; actuation always succeeds and gates are not asked;
 - alerts: `engine.alerts.evaluator.AlertEvaluator` with a clock set to each evaluation time (every
-  EVALUATE_EVERY while the engine ran), reading the newest recorded sample of each rule's series.
+  EVALUATE_EVERY while the engine ran), reading the newest recorded sample of each rule's series,
+  and for windowed rules (ratio, rate, ...) every recorded sample of their window, count series
+  included: what the live rule read from its ring buffers and the history.
 
 Three columns per rollout and per rule: what was recorded, the replay with the run's own recorded
 config (it must reproduce the record: that is the check that the replay is faithful), and the
@@ -20,6 +22,7 @@ the simulated rollout allows them.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -316,6 +319,7 @@ def simulate_alerts(db: HistoryDB, runs: Sequence[Run], rules: Sequence[Any], si
     """Each rule's transitions into firing and resolved over [since, until], evaluated by the
     engine's evaluator every EVALUATE_EVERY seconds while an engine ran."""
     from engine.alerts.component import EVALUATE_EVERY
+    from engine.alerts.config import window_spans
     from engine.alerts.evaluator import AlertEvaluator
 
     out: dict[str, list[tuple[float, str]]] = {rule.name: [] for rule in rules}
@@ -323,6 +327,7 @@ def simulate_alerts(db: HistoryDB, runs: Sequence[Run], rules: Sequence[Any], si
         return out
     keys = sorted({rule.series for rule in rules})
     samples = SampleCache(db, keys)
+    windows = WindowSamples(db, window_spans(list(rules)))
     for run in runs:
         end = run.ended if run.ended is not None else (run.next_start if run.next_start is not None else until)
         lo, hi = max(since, run.started), min(until, end)
@@ -332,7 +337,10 @@ def simulate_alerts(db: HistoryDB, runs: Sequence[Run], rules: Sequence[Any], si
         evaluator = AlertEvaluator(list(rules), clock=clock)  # a new engine: rules start inactive
 
         def lookup(source: str, metric: str) -> SeriesView | None:
-            found = samples.latest(f"{source}/{metric}", clock.t)
+            found = windows.view(source, metric, clock.t)  # what the live WindowFeed holds
+            if found is not None:
+                return found
+            found = samples.latest(f"{source}/{metric}", clock.t)  # what the live ring's newest is
             if found is None:
                 return None
             value = math.nan if found[1] is None else found[1]
@@ -346,6 +354,38 @@ def simulate_alerts(db: HistoryDB, runs: Sequence[Run], rules: Sequence[Any], si
                 if to in ("firing", "resolved"):
                     out[event.data["rule"]].append((clock.t, to))
     return out
+
+
+class WindowSamples:
+    """The recorded samples of the series windowed rules read, (t - span, t] at each evaluation:
+    the same window the live engine's WindowFeed holds (ring plus history). Read an hour-long chunk
+    at a time per series, so a replay costs one range read per series per hour."""
+
+    CHUNK = 3600.0
+
+    def __init__(self, db: HistoryDB, spans: dict[tuple[str, str], float]) -> None:
+        self.db, self.spans = db, spans
+        self.units = {(i.source, i.metric): i.unit for i in db.series_info()}
+        self._loaded: dict[tuple[str, str], tuple[float, float, list[float], list[float]]] = {}
+
+    def view(self, source: str, metric: str, t: float) -> SeriesView | None:
+        """None for a series no windowed rule reads, or without a sample in its window (the caller
+        then gives the newest one before, whose age says "no data", as live)."""
+        key = (source, metric)
+        span = self.spans.get(key)
+        if span is None or key not in self.units:
+            return None
+        start, end, times, values = self._loaded.get(key) or (math.inf, -math.inf, [], [])
+        if t - span < start or t > end:
+            end = t + self.CHUNK
+            rows = self.db.series(source, metric, t - span, end)
+            start, times = t - span, [r[0] for r in rows]
+            values = [math.nan if r[1] is None else r[1] for r in rows]
+            self._loaded[key] = (start, end, times, values)
+        lo, hi = bisect.bisect_right(times, t - span), bisect.bisect_right(times, t)
+        if lo == hi:
+            return None
+        return SeriesView(source, metric, tuple(times[lo:hi]), tuple(values[lo:hi]), self.units[key])
 
 
 def recorded_alerts(db: HistoryDB, since: float, until: float) -> dict[str, list[tuple[float, str]]]:
