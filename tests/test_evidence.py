@@ -249,3 +249,19 @@ def test_equal_noisy_versions_rarely_roll_back() -> None:
                 rolled += 1
                 break
     assert rolled <= 2, f"{rolled} of 200 good canaries rolled back"
+
+
+def test_at_100_percent_the_rules_alone_decide() -> None:
+    """The last stage sends the baseline nothing: a comparison can never conclude there, and must
+    not hold the final promotion (found by the nginx drill: running at 100% for ever)."""
+    cfg = config(compare=[{"canary": f"{CANARY}/error_rate", "baseline": f"{BASELINE}/error_rate"}])
+    analysis, traffic = Analysis(cfg), Traffic()
+    previous = None
+    for t in range(1, 21):
+        traffic.second(t, CANARY, 10)
+        traffic.second(t, BASELINE, 0)
+        if t % 5 == 0:
+            result = analysis.evaluate(traffic.readings(t), context=CheckContext(now=t, weight=100,
+                                                                                 previous_check=previous))
+            previous = t
+    assert result.comparisons[0].verdict == INCONCLUSIVE and result.clean

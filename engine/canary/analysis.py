@@ -332,7 +332,9 @@ class Analysis:
         if count:
             self._errors = self._errors + 1 if had_error else 0
         no_data = [r for r in rules if r.state == NO_DATA] + [c for c in comparisons if c.verdict == NO_DATA]
-        longest = max((c.inconclusive for c in (*self._rules, *self._compare)), default=0)
+        # At 100% the baseline serves nothing: there is nothing to compare with, only rules judge.
+        compared = self._compare if ctx.weight < 100 else []
+        longest = max((c.inconclusive for c in (*self._rules, *compared)), default=0)
         result = dict(rules=rules, comparisons=comparisons, score=score, score_rule=score_rule,
                       errors=self._errors, error_limit=config.error_limit, counted=count, up=up,
                       inconclusive=longest, inconclusive_limit=config.inconclusive_limit)
@@ -556,7 +558,7 @@ class Analysis:
         if up is not None and up.state == BREACH:
             return False
         recent = ctx.now - self.config.analysis_window
-        for counter in (*self._rules, *self._compare):
+        for counter in (*self._rules, *(self._compare if ctx.weight < 100 else ())):
             if counter.standing != PASS or counter.standing_at < max(recent, ctx.settled_at):
                 return False
         if any(c.failed for c in comparisons):
