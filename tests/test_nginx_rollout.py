@@ -13,8 +13,6 @@ import json
 import re
 import time
 
-import pytest
-
 from tests.nginxrig import (
     Plan,
     Rig,
@@ -35,20 +33,6 @@ TO_END = PLAN.total_hold + 12 * INTERVAL
 DOWN = re.compile(r"down|refused|unreachable|unavailable|not answering|no (canary )?(traffic|requests|answer)"
                   r"|50[234]|health|connect|error_rate [\d.]+%", re.IGNORECASE)
 QUIET = re.compile(r"no (data|requests|traffic)|inconclusive|not enough|quiet|idle", re.IGNORECASE)
-
-# The analysis before its rewrite (issue 15) fails these; each reason is what the history said.
-KILLED_PAUSES = (
-    "issue 15: a killed canary pauses the rollout ('not enough samples to compare error_rate') "
-    "instead of rolling it back: down is not a breach yet"
-)
-STALE_PROMOTES = (
-    "issue 15: promoted to 100% on stale evidence (the access log's 20 s window and the analysis "
-    "window) while no request arrived: no freshness"
-)
-ONE_ERROR_ROLLS_BACK = (
-    "issue 15: one error in ~12 requests is counted by every overlapping window "
-    "('error_rate 8.5% > 1.0% for 3/3 checks'): rolled back"
-)
 
 
 def at_50(rig: Rig) -> RolloutRow:
@@ -107,7 +91,6 @@ def test_error_spike_rolls_back_at_the_consecutive_th_bad_check(tmp_path) -> Non
 
 
 @needs_nginx
-@pytest.mark.xfail(reason=KILLED_PAUSES, strict=True)
 def test_killed_canary_rolls_back_within_consecutive_checks(tmp_path) -> None:  # noqa: ANN001
     """At 50%, the canary process is SIGKILLed: clients get 502s, its /metrics and /health refuse.
     Neither version fails before, so the kill is the only thing wrong."""
@@ -131,7 +114,6 @@ def test_killed_canary_rolls_back_within_consecutive_checks(tmp_path) -> None:  
 
 
 @needs_nginx
-@pytest.mark.xfail(reason=STALE_PROMOTES, strict=True)
 def test_stopped_load_never_promotes(tmp_path) -> None:  # noqa: ANN001
     """The load generator stops in the middle of the 50% stage, 1.5 checks before its hold ends:
     from then on no request arrives, so there is nothing to promote on. Neither version fails, so
@@ -160,7 +142,6 @@ def test_stopped_load_never_promotes(tmp_path) -> None:  # noqa: ANN001
 
 
 @needs_nginx
-@pytest.mark.xfail(reason=ONE_ERROR_ROLLS_BACK, strict=True)
 def test_good_canary_at_low_traffic_is_not_rolled_back_for_one_error(tmp_path) -> None:  # noqa: ANN001
     """10 requests/s, so ~1/s on the canary at 10%; no errors on either version except one."""
     with nginx_rig(tmp_path, Versions(stable_error=0.0, canary_error=0.0, rate=10.0, seed=5)) as rig:
