@@ -72,14 +72,24 @@ class Outcome:
     onset: float | None  # when the first phase with the highest error rate began
     fired: dict[str, list[float]] = field(default_factory=dict)  # rule -> firing times
     pending: dict[str, int] = field(default_factory=dict)  # rule -> transitions into pending
+    at_onset: dict[str, str] = field(default_factory=dict)  # rule -> its state when the onset began
 
     def first_fire(self, rule: str) -> float | None:
         return self.fired[rule][0] if self.fired.get(rule) else None
 
+    def time_to_fire(self, rule: str) -> float | None:
+        """Seconds from the onset to the first firing after it; None if it did not fire, or was
+        already firing (a false fire of the warm-up) when the onset began."""
+        if self.onset is None or self.at_onset.get(rule) == "firing":
+            return None
+        return next((t - self.onset for t in self.fired.get(rule, ()) if t >= self.onset), None)
+
 
 def simulate(rules: Sequence[AlertRule], phases: Sequence[Phase], *, seed: int, rps: float = 10.0,
-             poisson_requests: bool = False, source: str = SOURCE) -> Outcome:
-    """Record the phases second by second and evaluate the rules after each second."""
+             poisson_requests: bool = False, noise: bool = True, source: str = SOURCE) -> Outcome:
+    """Record the phases second by second and evaluate the rules after each second. Without
+    `noise`, every second has exactly `rps` requests and `rps * error_rate` errors (a fraction):
+    the floor a window and `for` allow."""
     rng = random.Random(seed)
     clock = Clock()
     feed = Recorder(keep=max([r.over or 0.0 for r in rules] + [120.0]) + 5)
@@ -89,10 +99,14 @@ def simulate(rules: Sequence[AlertRule], phases: Sequence[Phase], *, seed: int, 
     for phase in phases:
         if phase.error_rate == worst and out.onset is None and worst > min(p.error_rate for p in phases):
             out.onset = clock.t
+            out.at_onset = {name: st.state for name, st in evaluator.states.items()}
         for _ in range(phase.seconds):
             clock.t += 1.0
-            requests = poisson(rng, rps) if poisson_requests else int(rps)
-            errors = sum(rng.random() < phase.error_rate for _ in range(requests))
+            if noise:
+                requests: float = poisson(rng, rps) if poisson_requests else int(rps)
+                errors: float = sum(rng.random() < phase.error_rate for _ in range(int(requests)))
+            else:
+                requests, errors = rps, rps * phase.error_rate
             feed.record(f"{source}/requests", clock.t, requests)
             feed.record(f"{source}/errors", clock.t, errors)
             if requests:

@@ -89,3 +89,24 @@ def test_a_silence_set_just_before_a_config_reload_is_kept(tmp_path: Path) -> No
                  what="the silence restored after the reload")
         wait_for(lambda: alert(engine, "EngineAlive") is not None, what="the alert after the reload")
         assert alert(engine, "EngineAlive").silenced_by.endswith(": deploying")
+
+
+WINDOWED = (
+    "alerts:\n"
+    "  - {name: UptimeWindow, series: engine/uptime_s, function: max_over_time, over: 5s, op: '>', value: 1,"
+    " severity: warning}\n"
+    "  - {name: NothingHere, series: 'nothing:here/requests', function: absent, over: 2s, severity: warning}\n"
+)
+
+
+def test_windowed_rules_run_in_the_engine_and_say_their_function(tmp_path: Path) -> None:
+    """The component feeds windows from the rings (and, at start, the history): a max over 5s
+    fires, an absent series fires once a whole window has passed."""
+    with running_engine(tmp_path, WINDOWED) as engine:
+        wait_for(lambda: (a := alert(engine, "UptimeWindow")) is not None and a.state == "firing", what="firing")
+        assert alert(engine, "UptimeWindow").condition == "max over 5s > 1s"
+        wait_for(lambda: (a := alert(engine, "NothingHere")) is not None and a.state == "firing", what="absent")
+        absent = alert(engine, "NothingHere")
+        assert (absent.condition, absent.value) == ("no sample in 2s", None)
+        assert "NothingHere firing: nothing:here/requests: no data, no sample in 2s" in events(
+            engine, "alert", "alert:NothingHere")

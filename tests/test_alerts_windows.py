@@ -205,12 +205,14 @@ def test_a_noisy_outage_fires_the_ratio_rule_and_not_the_last_sample_rule() -> N
 
 
 def test_a_healthy_baseline_does_not_page() -> None:
-    """The demo's baseline (0.2% errors, 10 req/s) for 30 minutes: the same rule stays quiet.
+    """The demo's baseline (0.2% errors, 10 req/s) for 30 minutes, three seeds: the same rule
+    stays quiet.
 
     Not 0.5%: at 10 req/s a minute holds ~600 requests, so 0.5% is 3 errors a minute where more
-    than 6 breaches 1%, and Poisson(3) reaches 7 in 3% of minutes; bench/alerts.py measures
-    ~1-2 false fires an hour for this rule there (a 3m or 5m window is what tells 0.5% from 1% at
-    that traffic). At 0.2% it measures ~0.01 an hour, so three quiet half-hours are no luck."""
+    than 6 breach 1%, and Poisson(3) reaches 7 in 3% of minutes. bench/alerts.py measures this
+    rule at 1.9 false fires an hour there (a quiet 1.5 h would be a 6% chance), and at 0.06 an hour
+    at 0.2% (quiet 1.5 h: 91%). Telling 0.5% from 1% at this traffic takes a longer window (3m:
+    0.12 an hour) or a longer `for` (1m: 0.26 an hour)."""
     sla = rule(name="Sla", function="ratio", over="1m")
     for seed in (1, 2, 3):
         result = simulate([sla], [Phase(1800, 0.002)], seed=seed)
