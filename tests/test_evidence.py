@@ -265,3 +265,16 @@ def test_at_100_percent_the_rules_alone_decide() -> None:
                                                                                  previous_check=previous))
             previous = t
     assert result.comparisons[0].verdict == INCONCLUSIVE and result.clean
+
+
+def test_the_down_cause_says_it_once() -> None:
+    from engine.canary.down import down_cause
+    from engine.snapshot import EngineState, Snapshot, SourceMode, TargetView
+
+    cfg = config(rules=[{"series": "collect:canary/error_rate", "max": 0.01}])
+    snap = Snapshot(taken_at=0.0, mode=SourceMode.LIVE, state=EngineState.RUNNING, targets=(
+        TargetView("canary", "OPEN", "circuit open (connection refused); next probe in 51s"),))
+    assert down_cause(cfg, snap) == "target canary circuit open: connection refused"
+    limited = Snapshot(taken_at=0.0, mode=SourceMode.LIVE, state=EngineState.RUNNING, targets=(
+        TargetView("canary", "RETRYING", "rate limited: HTTP 429 Too Many Requests, Retry-After 2s"),))
+    assert down_cause(cfg, limited) is None  # up, and asking us to wait

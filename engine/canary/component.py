@@ -296,8 +296,8 @@ class CanaryComponent:
         m.require(Verb.PROMOTE_FULL)
         context = self._context()
         before = self._where()
-        by = automatic or f"by {actor.describe()}" + (f": {reason}" if reason else "")
-        self._record(m.begin_promotion(f"promoting to 100% from {before} {by}"), actor)
+        by = f": {automatic}" if automatic else f" by {actor.describe()}" + (f": {reason}" if reason else "")
+        self._record(m.begin_promotion(f"promoting to 100% from {before}{by}"), actor)
         report = await self._actuate("promote", 100, len(m.stages) - 1)
         if not report.ok:
             t = m.pause(f"promotion to 100% failed, paused at {before}: {report.detail}")
@@ -305,7 +305,7 @@ class CanaryComponent:
             if automatic:
                 self._audit_automatic("rollout.promote_full", t.reason, False, context)
             return CommandResult(False, t.reason, audit=context)
-        t = m.promoted(f"promoted to 100% from {before} {by} at {clock_text(self.clock())}")
+        t = m.promoted(f"promoted to 100% from {before}{by} at {clock_text(self.clock())}")
         self._record(t, actor, actuation=report.detail)
         if automatic:
             self._audit_automatic("rollout.promote_full", t.reason, True, context)
@@ -427,7 +427,8 @@ class CanaryComponent:
     async def _maybe_promote(self, result: CheckResult) -> CommandResult | None:
         m, config = self.m, self.config
         assert config is not None and self._client is not None
-        if not (result.clean and m.hold_passed()):
+        # A check due at the hold's end may wake a few ms early: don't make it wait a whole interval.
+        if not (result.clean and m.hold_passed(slack=min(0.5, config.interval / 10))):
             return None
         r = m.rollout
         assert r is not None

@@ -33,6 +33,8 @@ def down_cause(config: CanaryConfig, snapshot: Snapshot) -> str | None:
             if error.startswith("rate limited"):
                 continue
             state = "circuit open" if target.state == "OPEN" else "not answering"
+            # "circuit open (connection refused); next probe in 51s" -> "connection refused"
+            error = error.split("; next probe")[0].removeprefix("circuit open").strip(" :()")
             return f"target {target.name} {state}: {error}" if error else f"target {target.name} {state}"
     checks = set(config.down.health)
     for health in snapshot.health:

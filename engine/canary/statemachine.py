@@ -144,10 +144,10 @@ class RolloutMachine:
             return 100
         return self.stage_weight(r.stage + 1)
 
-    def hold_passed(self) -> bool:
+    def hold_passed(self, slack: float = 0.0) -> bool:
         r = self.rollout
         return (r is not None and r.status is Status.RUNNING and r.hold_deadline is not None
-                and self.clock() >= r.hold_deadline)
+                and self.clock() >= r.hold_deadline - slack)
 
     # -- transitions ---------------------------------------------------------------------------
 

@@ -213,7 +213,7 @@ def decide(machine: RolloutMachine, analysis: Analysis, config: CanaryConfig, re
     result = analysis.evaluate(readings, count=counted, context=context)
     where = (r.stage + 1, r.weight)
     if result.action == NONE:
-        if not (result.clean and machine.hold_passed()):
+        if not (result.clean and machine.hold_passed(slack=min(0.5, config.interval / 10))):
             return None
         if machine.at_last_stage:
             machine.begin_promotion("promoting to 100%")
