@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -56,8 +57,8 @@ async def test_rollback_key_confirm_and_audit(tmp_path: Path, server: HttpFixtur
             # RUNNING shows at once; the rule's value only after the first analysis check.
             await settle(app, pilot, lambda: "RUNNING" in panel_text(app) and "error_rate 0.1%" in panel_text(app))
             body = panel_text(app)
-            assert "[5] → 100" in body and "error_rate 0.1% / 1.0% 0/3 consecutive · 0/10 total" in body
-            assert "keys: P promote · G promote to 100% · H hold rollout · F freeze rollout · R roll back" in body
+            assert "[5] → 100" in body and "error_rate 0.1% / 1.0% PASS 0/3 consecutive · 0/10 total" in body
+            assert "keys: P promote · G promote to 100% · H hold · F freeze · R roll back" in body
             await pilot.press("R")
             await pilot.pause()
             assert isinstance(app.screen, RolloutConfirmScreen)
@@ -69,7 +70,7 @@ async def test_rollback_key_confirm_and_audit(tmp_path: Path, server: HttpFixtur
             await settle(app, pilot, lambda: "ROLLED-BACK" in panel_text(app))
             body = panel_text(app)
             assert "last: rolled back at 5% by" in body and "@198.51.100.7: canary 500s on checkout at" in body
-            assert "keys: S start rollout" in body
+            assert "keys: S start" in body
     assert len(server.hits("/canary/rollback")) == 1
     (row,) = query(tmp_path / "history.db", "SELECT address, origin, args, result, ok FROM audit "
                                             "WHERE action = 'rollout.rollback'")
@@ -78,6 +79,29 @@ async def test_rollback_key_confirm_and_audit(tmp_path: Path, server: HttpFixtur
     assert json.loads(args)["reason"] == "canary 500s on checkout"
     assert json.loads(args)["context"]["weight"] == 5
     assert result.startswith("rolled back at 5% by ")
+
+
+async def test_counted_evidence_from_a_real_engine_reads_inconclusive_with_its_n(tmp_path: Path,
+                                                                               server: HttpFixture) -> None:
+    """Request counts too few for min_requests: the real analysis calls it INCONCLUSIVE, and the
+    panel reads out the requests judged and what it needs, beside "canary up OK"."""
+    feeder = Feeder()
+    source = CANARY.rsplit("/", 1)[0]
+    for metric, value in (("requests", 2.0), ("errors", 0.0), ("unavailable", 0.0), ("error_rate", 0.0)):
+        feeder.set(f"{source}/{metric}", value)
+    canary = ("  interval: 100ms\n  window: 2s\n  min_requests: 100000\n  inconclusive_limit: 10000\n"
+              "  stages: [{weight: 5, hold: 1h}, {weight: 100}]\n"
+              f"  rules: [{{series: '{CANARY}', max: 0.01, consecutive: 3, total: 10}}]\n")
+    with running(write_config(tmp_path, http_actuator(server.url("")), canary), feeder) as engine:
+        engine.submit(Command("rollout.start")).result(10)
+        app = OpsConsoleApp(engine, refresh=60.0)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(app, pilot, lambda: "INCONCLUSIVE" in panel_text(app))
+            body = panel_text(app)
+            assert re.search(r"error_rate 0\.0% \(0/\d+ in [\d.]+m?s\) / 1\.0% INCONCLUSIVE \d+ req(uests)?, "
+                             r"need 100000", body), body
+            assert "canary up OK 0/3 consecutive" in body
+            assert re.search(r"inconclusive \d+/10000 checks in a row", body), body
 
 
 async def test_promote_full_needs_a_second_distinct_confirmation(tmp_path: Path, server: HttpFixture) -> None:
