@@ -211,7 +211,7 @@ def _confirm(name: str, snapshot: Any) -> str | None:
 
 def _print_status(snapshot: Any, *, as_json: bool) -> int:
     from engine.snapshot_codec import to_jsonable
-    from engine.units import format_duration, format_value
+    from engine.units import format_duration
 
     r = snapshot.rollout
     if as_json:
