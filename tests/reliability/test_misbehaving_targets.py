@@ -35,6 +35,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from engine.collect.formats.prometheus import parse
 from engine.snapshot import Snapshot
 from tests.headlessfixtures import FAST, HeadlessProcess, db_rows, free_port, wait_until
 from tests.httpfixtures import HttpFixture, Reply, Seen, json_reply
@@ -329,10 +330,17 @@ def test_a_huge_valid_page_is_parsed_off_the_loop(tmp_path: Path) -> None:
     print(f"\n{parses} scrapes of a {len(bloated_page()) / 1e6:.1f} MB page: control round trip max {max(round_trips) * 1000:.0f} ms"
           f" (median {statistics.median(round_trips) * 1000:.0f} ms), host samples' longest gap {host_gap:.3f}s"
           f" ({HOST_INTERVAL:g}s interval), heartbeat's {beat_gap:.3f}s ({HEARTBEAT:g}s)")
+    # The floor, measured here and now: one parse of the page. A parse on the engine's loop freezes
+    # the loop for at least that long; off the loop, the loop keeps ticking meanwhile. Comparing
+    # with half a parse (not a fixed number of ms) keeps the test true on a loaded machine.
+    started = time.process_time()
+    parse(bloated_page())
+    one_parse = time.process_time() - started
+    print(f"one parse here: {one_parse:.3f}s of CPU")
     assert bloated.state == "OK" and "field queue_depth: 'queue_depth' not in the answer" in (bloated.last_error or "")
-    assert max(round_trips) < 0.3, "the control socket (an attached console) froze while the page was parsed"
-    assert host_gap < 2.5 * HOST_INTERVAL, "the host monitor missed samples while the page was parsed"
-    assert beat_gap < 2.5 * HEARTBEAT, "a 300 ms target missed ticks while the page was parsed"
+    assert max(round_trips) < one_parse / 2, "the control socket (an attached console) froze while the page was parsed"
+    assert host_gap < HOST_INTERVAL + one_parse / 2, "the host monitor missed samples while the page was parsed"
+    assert beat_gap < HEARTBEAT + one_parse / 2, "a 300 ms target missed ticks while the page was parsed"
 
 
 # ---------------------------------------------------------------------------- black holes on a shared shard
