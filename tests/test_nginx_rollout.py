@@ -83,9 +83,11 @@ def test_error_spike_rolls_back_at_the_consecutive_th_bad_check(tmp_path) -> Non
     assert (decision.weight, decision.stage, decision.actor) == (50, 2, "engine"), why
     assert re.search(r"error", decision.reason), f"the reason does not name the errors: {decision.reason}"
     checks = checks_between(spiked, decision.t, INTERVAL)
-    # Not before `consecutive` checks could have seen the spike, and at most one more: the check
-    # that straddled its start.
-    assert CONSECUTIVE <= checks <= CONSECUTIVE + 1, (
+    # Not before `consecutive` checks could have seen the spike, and at most two more: the check
+    # that straddled its start, and one whose 5 s of evidence (~250 canary requests, ~7 errors
+    # expected) held fewer than min_bad (5) errors and waited for more — bench/decisions.py
+    # measures 84% within 3 checks at 50 req/s to the canary, 100% at 100 req/s.
+    assert CONSECUTIVE <= checks <= CONSECUTIVE + 2, (
         f"rolled back at check {checks} after the spike (consecutive: {CONSECUTIVE}):\n{why}")
     assert (status["status"], status["weight"]) == ("rolled-back", 0), status
 
