@@ -144,3 +144,26 @@ def test_nginx_combined_lines_with_request_time(tmp_path: Path) -> None:
         assert last(engine, SOURCE, "parse_errors_total") == 1
         assert last(engine, f"{SOURCE}:all", "error_rate") == 1 / 3
         assert last(engine, f"{SOURCE}:all", "latency_p99_ms") == 1500.0
+
+
+def test_label_names_name_the_series_and_retried_requests_keep_both(tmp_path) -> None:  # noqa: ANN001
+    """Issue 16: nginx logs $upstream_addr; `names:` turns addresses into stable/canary, and a
+    request nginx retried from the canary to the stable is named part by part."""
+    from engine.config.loader import ConfigError, load_config
+    from engine.watch import parsers
+
+    path = tmp_path / "config.yaml"
+    path.write_text("watch:\n  - {name: edge, log: access.json, format: json_access,\n"
+                    "     names: {'127.0.0.1:8481': stable, '127.0.0.1:8482': canary}}\n")
+    source = load_config(path).config.watch[0]
+    parse = parsers.build(source.parser_spec())
+    assert parse(b'{"upstream": "127.0.0.1:8482", "status": 200, "request_time": 0.01}')[0] == "canary"
+    assert parse(b'{"upstream": "127.0.0.1:8482, 127.0.0.1:8481", "status": 200}')[0] == "canary, stable"
+    assert parse(b'{"upstream": "10.0.0.9:80", "status": 200}')[0] == "10.0.0.9:80"  # unnamed: as logged
+    path.write_text("watch:\n  - {name: edge, log: access.json, format: json_access, names: {'a:1': 'ca/nary'}}\n")
+    try:
+        load_config(path)
+    except ConfigError as exc:
+        assert "watch[0].names.a:1: a label name is letters, digits" in str(exc), str(exc)
+    else:
+        raise AssertionError("a name with '/' was accepted")

@@ -29,13 +29,23 @@ from engine.watch import parsers, processors
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _label_name(name: str) -> str:
+    """A label name becomes part of a series source: letters, digits, '_', '.', '-'."""
+    if not _NAME.match(name):
+        raise ValueError(f"a label name is letters, digits, '_', '.' or '-' (it names series), got {name!r}")
+    return name
+
+
 DIR_ONLY = (
     "pattern", "exclude", "recursive", "processor", "max_workers", "settle", "reconcile_every",
     "force_polling", "poll_interval", "retry", "max_file_size",
 )
 LOG_ONLY = (
     "format", "regex", "label", "status_field", "latency_field", "latency_unit", "start", "window",
-    "error_pattern", "error_events", "poll",
+    "error_pattern", "error_events", "poll", "names",
 )
 
 
@@ -100,6 +110,9 @@ class WatchSourceConfig(Strict):
     error_pattern: str | None = None  # lines matching it become error events (rate-limited)
     error_events: ErrorEventLimit = ErrorEventLimit()
     poll: Annotated[PositiveDuration, duration_range("10ms", "10s")] = 0.25
+    # Raw label values by name, e.g. {"127.0.0.1:8481": stable, "127.0.0.1:8482": canary}: the
+    # series become log:<name>:stable/... and the panels show the names.
+    names: dict[str, Annotated[str, AfterValidator(_label_name)]] = {}
 
     @property
     def kind(self) -> str:
@@ -113,7 +126,7 @@ class WatchSourceConfig(Strict):
     def parser_spec(self) -> parsers.ParserSpec:
         return parsers.resolve(
             self.format, regex=self.regex, label=self.label, status_field=self.status_field,
-            latency_field=self.latency_field, latency_unit=self.latency_unit,
+            latency_field=self.latency_field, latency_unit=self.latency_unit, names=self.names,
         )
 
     @field_validator(*DIR_ONLY)

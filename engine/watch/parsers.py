@@ -5,7 +5,8 @@
   like nginx's `log_format ... escape=json` and the demo's access log;
 - `nginx_combined`: nginx's default `combined` format, optionally followed by ` $request_time`.
 
-A line that does not parse raises ParseError with the reason; the caller counts it and shows a
+`names:` maps raw label values to names (`127.0.0.1:8481: stable`), so series and panels say
+`log:access:stable/...`. A line that does not parse raises ParseError with the reason; the caller counts it and shows a
 sample, never drops it silently. A missing label is "-" (as nginx writes an empty variable), a
 missing or "-" latency is simply no latency sample; a missing or non-numeric status is an error,
 because the status is what error rates are made of.
@@ -63,6 +64,7 @@ class ParserSpec:
     status_field: str | None
     latency_field: str | None
     latency_unit: str  # s / ms
+    names: tuple[tuple[str, str], ...] = ()  # raw label value -> the name series and panels use
 
 
 def resolve(format: str, **given: Any) -> ParserSpec:
@@ -72,7 +74,7 @@ def resolve(format: str, **given: Any) -> ParserSpec:
         key: given.get(key) if given.get(key) is not None else getattr(preset, key)
         for key in ("regex", "label", "status_field", "latency_field", "latency_unit")
     }
-    return ParserSpec(format=preset.format, **merged)
+    return ParserSpec(format=preset.format, **merged, names=tuple(sorted((given.get("names") or {}).items())))
 
 
 def check_format(name: str) -> str:
@@ -144,9 +146,26 @@ def _latency(value: Any, field: str, factor: float) -> float | None:
 def build(spec: ParserSpec) -> Callable[[bytes], Parsed]:
     """The line parser for `spec`: bytes (one line, no newline) -> (label, status, latency_ms)."""
     factor = 1000.0 if spec.latency_unit == "s" else 1.0
-    if spec.format == "json":
-        return _json_parser(spec, factor)
-    return _regex_parser(spec, factor)
+    parse = _json_parser(spec, factor) if spec.format == "json" else _regex_parser(spec, factor)
+    return _named(parse, dict(spec.names)) if spec.names else parse
+
+
+def _named(parse: Callable[[bytes], Parsed], names: dict[str, str]) -> Callable[[bytes], Parsed]:
+    """Labels by their configured names: "127.0.0.1:8482" -> "canary". A value nginx joined
+    after retrying another upstream ("127.0.0.1:8482, 127.0.0.1:8481") is named part by part
+    ("canary, stable"), so a request the canary failed is never counted as the stable's alone."""
+    cache: dict[str, str] = {}
+
+    def named(line: bytes) -> Parsed:
+        label, status, latency = parse(line)
+        name = cache.get(label)
+        if name is None:
+            name = ", ".join(names.get(part, part) for part in label.split(", "))
+            if len(cache) < 1024:  # labels are few; a high-cardinality field must not grow this
+                cache[label] = name
+        return name, status, latency
+
+    return named
 
 
 def _json_parser(spec: ParserSpec, factor: float) -> Callable[[bytes], Parsed]:
