@@ -32,6 +32,7 @@ from engine.canary.checking import UP_SERIES, check_context
 from engine.canary.config import CanaryConfig
 from engine.canary.down import down_cause
 from engine.canary.gates import check_gate
+from engine.canary.readings import Points
 from engine.canary.statemachine import HOLDING, Refused, RolloutMachine, Status, Transition, Verb
 from engine.canary.view import build_view
 from engine.canary.window import SeriesWindow
@@ -371,8 +372,8 @@ class CanaryComponent:
         assert self._analysis is not None and self._window is not None and self.config is not None
         keys = self._analysis.series_keys()
         t0 = now - self.config.analysis_window
-        readings = await asyncio.gather(*(self._window.read(key, t0, now) for key in keys))
-        return dict(zip(keys, readings))
+        cache: dict[tuple[str, str], Points] = {}  # one read per series per check
+        return {key: await self._window.read(key, t0, now, cache) for key in keys}
 
     async def _check(self) -> CommandResult | None:
         m, config = self.m, self.config

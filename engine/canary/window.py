@@ -32,14 +32,21 @@ class SeriesWindow:
         self._capacity = capacity
         self._reader: Reader | None = None
 
-    async def read(self, key: str, t0: float, t1: float) -> Reading:
+    async def read(self, key: str, t0: float, t1: float,
+                   cache: dict[tuple[str, str], Points] | None = None) -> Reading:
+        """`cache` is shared by the reads of one check: the rules and comparisons of one source
+        (its error_rate and latency_p95_ms) read its count series once, not once each."""
         source, metric = split_series(key)
         view = self._ctx.series(source, metric)
         unit = view.unit if view is not None else ""
         metrics = self._ctx.metrics_of(source)
-        wanted = [metric, *evidence_metrics(metrics)]
+        cache = {} if cache is None else cache
+        fetched: dict[str, Points] = {}
         try:
-            fetched = {m: await self._points(source, m, t0, t1) for m in dict.fromkeys(wanted)}
+            for m in dict.fromkeys([metric, *evidence_metrics(metrics)]):
+                if (source, m) not in cache:
+                    cache[(source, m)] = await self._points(source, m, t0, t1)
+                fetched[m] = cache[(source, m)]
         except HistoryUnreadable as exc:  # cannot measure: a provider error
             return Reading(unit=unit, error=f"cannot read {key} from the history: {exc}")
         last = view.times[-1] if view is not None and view.times else None

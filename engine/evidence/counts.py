@@ -56,6 +56,24 @@ def bin_index(latency_ms: float, bounds: Sequence[float] = STANDARD_BOUNDS_MS) -
     return min(bisect.bisect_left(bounds, latency_ms), len(bounds) - 1)
 
 
+def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """PromQL's histogram_quantile over (le, cumulative count) sorted by le, +Inf last: linear
+    within the bucket holding the rank, from 0 in the lowest one."""
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    rank = q * buckets[-1][1]
+    lower_bound, lower_count = 0.0, 0.0
+    for upper, count in buckets:
+        if count >= rank:
+            if math.isinf(upper):
+                return lower_bound  # in the open-ended bucket: the highest finite bound is all we know
+            if count == lower_count:
+                return upper
+            return lower_bound + (upper - lower_bound) * (rank - lower_count) / (count - lower_count)
+        lower_bound, lower_count = upper, count
+    return None
+
+
 class RecordFn(Protocol):
     """The shape of EngineContext.record."""
 
@@ -79,22 +97,11 @@ class Histogram:
         return cls(bounds, tuple(buckets[b] for b in bounds))
 
     def quantile(self, q: float) -> float | None:
-        """Like PromQL's histogram_quantile: linear within the bucket holding the rank (the
-        lowest bucket from 0; a rank in the +Inf bucket answers the highest finite bound)."""
-        total = self.total
-        if total <= 0:
-            return None
-        rank = q * total
-        below, lower = 0.0, 0.0
+        cumulative, total = [], 0.0
         for bound, count in zip(self.bounds, self.counts):
-            if count > 0 and below + count >= rank:
-                if math.isinf(bound):
-                    return lower
-                return lower + (bound - lower) * (rank - below) / count
-            below += count
-            if not math.isinf(bound):
-                lower = bound
-        return lower
+            total += count
+            cumulative.append((bound, total))
+        return histogram_quantile(q, cumulative)
 
     def count_above(self, limit: float) -> float:
         """Observations above `limit`, interpolating linearly inside the bucket that holds it."""

@@ -26,10 +26,11 @@ from engine.collect.client import Answer
 from engine.collect.config import PrometheusTarget
 from engine.collect.errors import DecodeError
 from engine.collect.formats.base import Decoded, Request, Sample
-from engine.evidence.counts import COUNT_METRICS, bucket_metric
+from engine.evidence.counts import COUNT_METRICS, UNAVAILABLE_STATUSES, bucket_metric
+from engine.evidence.counts import histogram_quantile as quantile
 
 CODE_LABELS = ("code", "status", "status_code")
-UNAVAILABLE_CODES = frozenset({"502", "503", "504"})
+UNAVAILABLE_CODES = frozenset(str(code) for code in UNAVAILABLE_STATUSES)
 QUANTILES = ((0.5, "latency_p50_ms"), (0.95, "latency_p95_ms"), (0.99, "latency_p99_ms"))
 
 
@@ -108,23 +109,6 @@ def _find_latency(families: dict[str, Metric]) -> Metric | None:
     histograms = [f for f in families.values() if f.type == "histogram" and f.name.endswith("duration_seconds")]
     preferred = [f for f in histograms if f.name.endswith("request_duration_seconds")]
     return (preferred or histograms or [None])[0]
-
-
-def quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
-    """histogram_quantile over (le, cumulative count) sorted by le, +Inf last."""
-    if not buckets or buckets[-1][1] <= 0:
-        return None
-    rank = q * buckets[-1][1]
-    lower_bound, lower_count = 0.0, 0.0
-    for upper, count in buckets:
-        if count >= rank:
-            if math.isinf(upper):
-                return lower_bound  # in the open-ended bucket: the highest finite bound is all we know
-            if count == lower_count:
-                return upper
-            return lower_bound + (upper - lower_bound) * (rank - lower_count) / (count - lower_count)
-        lower_bound, lower_count = upper, count
-    return None
 
 
 class PrometheusFormat:
