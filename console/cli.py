@@ -68,7 +68,8 @@ def add_console_args(parser: argparse.ArgumentParser) -> None:
 def add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
-        help="config file (default: $OPSCONSOLE_CONFIG, ./config.yaml, ~/.config/opsconsole/config.yaml)",
+        help="config file (default: $OPSCONSOLE_CONFIG, ./opsconsole.yaml, ~/.config/opsconsole/config.yaml, "
+             "then the built-in demo)",
     )
     parser.add_argument("--profile", help="profile from the config's profiles: (default: $OPSCONSOLE_PROFILE)")
 
@@ -94,31 +95,39 @@ def main(argv: list[str] | None = None) -> int:
 
 def _load(path: str | None, profile: str | None):
     """The validated config, or None after printing the problems (the caller exits 2)."""
-    from engine.config.loader import ConfigError, find_config_path, load_config
+    found = _load_located(path, profile)
+    return found[1] if found is not None else None
+
+
+def _load_located(path: str | None, profile: str | None):
+    """(where the config was found, the validated config), or None after printing the problems."""
+    from engine.config.loader import ConfigError, load_config
+    from engine.config.lookup import locate_config
 
     try:
-        return load_config(find_config_path(path), profile)
+        location = locate_config(path)
+        return location, load_config(location.path, profile)
     except ConfigError as err:
         print(f"opsconsole: bad configuration:\n{err}", file=sys.stderr)
         return None
 
 
 def config_check(path: str | None, profile: str | None) -> int:
-    loaded = _load(path, profile)
-    if loaded is None:
+    found = _load_located(path, profile)
+    if found is None:
         return EXIT_CONFIG
-    where = str(loaded.path) if loaded.path else "built-in defaults (no config file found)"
+    location, loaded = found
     suffix = f", profile {loaded.profile}" if loaded.profile else ""
-    print(f"{where}: OK{suffix}")
+    print(f"{location.describe()}: OK{suffix}")
     return EXIT_OK
 
 
 def config_show(path: str | None, profile: str | None) -> int:
-    loaded = _load(path, profile)
-    if loaded is None:
+    found = _load_located(path, profile)
+    if found is None:
         return EXIT_CONFIG
-    print(f"# effective config from {loaded.path or 'built-in defaults'}"
-          + (f", profile {loaded.profile}" if loaded.profile else ""))
+    location, loaded = found
+    print(f"# effective config from {location.describe()}" + (f", profile {loaded.profile}" if loaded.profile else ""))
     print(loaded.show())
     return EXIT_OK
 
@@ -146,9 +155,10 @@ def run_console(args: argparse.Namespace) -> int:
     tune_for_long_runs()  # before the engine's threads exist: they are where arenas multiply
     if args.headless:
         return cli_remote.run_headless(args, _load)
-    loaded = _load(args.config, args.profile)
-    if loaded is None:
+    found = _load_located(args.config, args.profile)
+    if found is None:
         return EXIT_CONFIG
+    location, loaded = found
     if needs_terminal():
         return EXIT_CONFIG
     ui = loaded.config.ui
@@ -176,10 +186,9 @@ def run_console(args: argparse.Namespace) -> int:
 
     from console.app import OpsConsoleApp
 
-    title = loaded.path.name if loaded.path else "built-in defaults"
     app = OpsConsoleApp(
         engine,
-        title=title,
+        title=location.label(),  # the header names the file and how it was found (console/header.py)
         refresh=ui.refresh,
         theme=args.theme or ui.theme,
         read_only=args.read_only,

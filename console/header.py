@@ -1,6 +1,10 @@
 """One header line, replacing Textual's Header (whose clock repaints the whole bar):
 
-    opsconsole · RUNNING · demo [prod] · checkout 10% (2/4) running · alerts: 1 +2 pending · health: WARN · 14:02:07
+    opsconsole · RUNNING · ./opsconsole.yaml [prod] · checkout 10% (2/4) running · alerts: 1 +2 pending · health: WARN · 14:02:07
+
+The config's name says which file the console runs and how it was found ("prod.yaml" for
+--config, "./opsconsole.yaml", "~/.config/opsconsole/config.yaml", "built-in demo": the CLI's
+title, from engine/config/lookup.py); attached and review consoles show the engine's own name.
 
 The clock is its own 8-cell widget so that, in a quiet second, the header costs ~20 bytes.
 The text before it changes only when the state, rollout or alert count does.
@@ -27,6 +31,7 @@ STATE_STYLES = {
     "STOPPED": "$error",
 }
 SEP = " · "
+DEFAULT_TITLE = "opsconsole"  # OpsConsoleApp's title when nobody named the config
 
 
 def state_words(snapshot: Snapshot, read_only: bool) -> list[str]:
@@ -49,13 +54,20 @@ def firing(snapshot: Snapshot) -> int:
     return counts(snapshot)[0]
 
 
+def config_name(snapshot: Snapshot, title: str) -> str:
+    """The CLI's title says how the config was found; the engine only knows the file's name."""
+    if snapshot.mode is SourceMode.LIVE and title and title != DEFAULT_TITLE:
+        return title
+    return snapshot.config_name or title
+
+
 def header_content(snapshot: Snapshot | None, title: str, read_only: bool) -> Content:
     if snapshot is None:
         return Content.assemble(("opsconsole", "bold"), SEP, ("waiting for the first snapshot…", "$text-muted"))
     parts: list[str | tuple[str, str]] = [("opsconsole", "bold")]
     for word in state_words(snapshot, read_only):
         parts += [SEP, (word, STATE_STYLES.get(word, ""))]
-    name = snapshot.config_name or title
+    name = config_name(snapshot, title)
     if snapshot.profile:
         name += f" [{snapshot.profile}]"
     parts += [SEP, name, SEP, rollout_line(snapshot.rollout), SEP, alerts_span(snapshot)]

@@ -17,6 +17,7 @@ import yaml
 from engine import secrets
 from engine.config.errors import format_path
 from engine.config.loader import ConfigError, LoadedConfig, find_config_path, load_config
+from engine.config.lookup import BUILTIN_DEMO
 from engine.config.schema import Config
 
 # Parts add sections as they land; the message lists them in schema order.
@@ -502,7 +503,8 @@ def test_redact_ignores_empty_and_clear_forgets() -> None:
 def test_find_config_path_search_order(in_tmp: Path, isolated_home: Path) -> None:
     explicit = write("{}\n", name="explicit.yaml")
     from_env = write("{}\n", name="from-env.yaml")
-    local = write("{}\n", name="config.yaml")
+    write("services: {web: {image: nginx}}\n", name="config.yaml")  # another tool's: never read
+    local = write("{}\n", name="opsconsole.yaml")
     xdg = in_tmp / "xdg"
     user = xdg / "opsconsole" / "config.yaml"
     home_user = isolated_home / ".config" / "opsconsole" / "config.yaml"
@@ -522,7 +524,7 @@ def test_find_config_path_search_order(in_tmp: Path, isolated_home: Path) -> Non
     env["XDG_CONFIG_HOME"] = "relative/xdg"  # the XDG spec: ignore a relative value
     assert find_config_path(None, env) == home_user
     home_user.unlink()
-    assert find_config_path(None, env) is None
+    assert find_config_path(None, env) == BUILTIN_DEMO
 
 
 def test_find_config_path_expands_tilde(isolated_home: Path) -> None:

@@ -22,9 +22,9 @@ read as a number or boolean is given back as the text that was written: `color_s
 "256", `password: 0123` stays "0123" rather than the octal 83.
 
 Problems are reported all together, one per line, as `FILE:LINE: key.path: message`, where FILE
-is str(path) for the path given to load_config (as found by find_config_path: "config.yaml" for
-the current directory, absolute for the others). Problems from environment overrides read
-`env OPSCONSOLE_X__Y: key.path: message`.
+is str(path) for the path given to load_config (as found by find_config_path: "opsconsole.yaml"
+for the current directory, as given for --config and $OPSCONSOLE_CONFIG, absolute for the
+others). Problems from environment overrides read `env OPSCONSOLE_X__Y: key.path: message`.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from pydantic import ValidationError
 from engine import secrets
 from engine.config.errors import ConfigError, describe_error, describe_value, format_path
 from engine.config import typewalk, yamlfile
+from engine.config.lookup import locate_config
 from engine.config.schema import Config
 
 __all__ = ["ConfigError", "LoadedConfig", "find_config_path", "load_config"]
@@ -73,26 +74,14 @@ class LoadedConfig:
         return secrets.redact(text)  # also catches a secret copied into some other value
 
 
-def find_config_path(explicit: str | Path | None, env: Mapping[str, str] = os.environ) -> Path | None:
-    """The config file to read: explicit --config, $OPSCONSOLE_CONFIG, ./config.yaml,
-    $XDG_CONFIG_HOME/opsconsole/config.yaml (default ~/.config). None: use built-in defaults.
+def find_config_path(explicit: str | Path | None, env: Mapping[str, str] = os.environ) -> Path:
+    """The config file to read: --config, $OPSCONSOLE_CONFIG, ./opsconsole.yaml,
+    $XDG_CONFIG_HOME/opsconsole/config.yaml (default ~/.config), else the built-in demo's file.
+    engine/config/lookup.py has the order, the reasons and how each was found.
 
     A path that was asked for (--config or the variable) and does not exist is an error rather
-    than a silent fall back to defaults."""
-    for given, source in ((explicit, "--config"), (env.get("OPSCONSOLE_CONFIG"), "OPSCONSOLE_CONFIG")):
-        if given is not None and str(given) != "":
-            path = Path(given).expanduser()
-            if not yamlfile.exists(path):
-                raise ConfigError(f"config file '{path}' (from {source}) does not exist")
-            return path
-    local = Path("config.yaml")
-    if yamlfile.exists(local):
-        return local
-    xdg = env.get("XDG_CONFIG_HOME", "")
-    if not os.path.isabs(xdg):  # the XDG spec says to ignore a relative value
-        xdg = os.path.join(env.get("HOME") or os.path.expanduser("~"), ".config")
-    user = Path(xdg) / "opsconsole" / "config.yaml"
-    return user if yamlfile.exists(user) else None
+    than a silent fall back."""
+    return locate_config(explicit, env).path
 
 
 def load_config(path: Path | None, profile: str | None = None, env: Mapping[str, str] = os.environ) -> LoadedConfig:
