@@ -154,9 +154,18 @@ class Nginx:
         return NGINX
 
     @property
+    def main_config(self) -> Path:
+        return self.root / "nginx.conf"
+
+    @property
     def args(self) -> list[str]:
-        """Given to every nginx command, the actuator's `nginx -t` and `-s reload` included."""
-        return ["-p", str(self.root), "-c", str(self.root / "nginx.conf"), "-e", str(self.root / "error.log")]
+        """Given to every nginx command besides `-c main_config` (the actuator adds that itself)."""
+        return ["-p", str(self.root), "-e", str(self.root / "error.log")]
+
+    @property
+    def extra_file(self) -> Path:
+        """Included in http { } after the upstream file, empty at start: what a colleague edits."""
+        return self.root / "extra.conf"
 
     @property
     def upstream_file(self) -> Path:
@@ -173,8 +182,9 @@ class Nginx:
             f"upstream {UPSTREAM} {{\n    server {self.stable.address} weight=1;\n"
             f"    server {self.canary.address} down;\n}}\n")
         root = self.root
+        self.extra_file.touch()
         user = "user root;\n" if os.geteuid() == 0 else ""  # as root, workers would drop to nobody
-        (root / "nginx.conf").write_text(
+        self.main_config.write_text(
             f"{user}worker_processes 1;\npid {root}/nginx.pid;\nerror_log {root}/error.log;\n"
             "events { worker_connections 512; }\n"
             "http {\n"
@@ -183,6 +193,7 @@ class Nginx:
             f"  client_body_temp_path {root}/body; proxy_temp_path {root}/proxy; fastcgi_temp_path {root}/fcgi;\n"
             f"  uwsgi_temp_path {root}/uwsgi; scgi_temp_path {root}/scgi;\n"
             f"  include {self.upstream_file};\n"
+            f"  include {self.extra_file};\n"
             f"  server {{\n    listen 127.0.0.1:{self.port};\n    location / {{\n"
             f"      proxy_pass http://{UPSTREAM};\n"
             # No retry on the other server. nginx's default (`error timeout`) would resend a
@@ -196,16 +207,19 @@ class Nginx:
             "      proxy_connect_timeout 1s;\n      proxy_read_timeout 10s;\n"
             "    }\n  }\n}\n")
 
+    def command(self, *extra: str) -> list[str]:
+        return [self.binary, *self.args, "-c", str(self.main_config), *extra]
+
     def start(self) -> None:
         self.write_config()
-        done = subprocess.run([self.binary, *self.args], capture_output=True, text=True, timeout=10)
+        done = subprocess.run(self.command(), capture_output=True, text=True, timeout=10)
         if done.returncode != 0:
             raise AssertionError(f"nginx did not start (exit {done.returncode}): {done.stderr.strip()}")
 
     def stop(self) -> None:
         pid_file = self.root / "nginx.pid"
         pid = pid_file.read_text().strip() if pid_file.exists() else ""
-        subprocess.run([self.binary, *self.args, "-s", "stop"], capture_output=True, timeout=10)
+        subprocess.run(self.command("-s", "stop"), capture_output=True, timeout=10)
         deadline = time.monotonic() + 5
         while pid and Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -436,6 +450,7 @@ def engine_config(server: Nginx, plan: Plan) -> str:
         f"  score: {{consecutive: {plan.consecutive}}}\n"
         f"  actuator: {{kind: nginx, upstream_file: '{server.upstream_file}', upstream: {UPSTREAM},"
         f" stable: ['{stable}'], canary: ['{canary}'], nginx: '{server.binary}', args: [{args}],"
+        f" main_config: '{server.main_config}',"
         " retries: 1, timeout: 10s}\n"
     )
 

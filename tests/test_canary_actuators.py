@@ -266,14 +266,15 @@ def test_nginx_failed_test_leaves_the_old_file_and_traffic(nginx: dict[str, obje
     assert good.ok
     assert dict(wait_for_split(url, {"stable": 90, "canary": 10})) == {"stable": 90, "canary": 10}
     upstream = Path(str(nginx["upstream"]))
-    before = upstream.read_text()
+    before = upstream.read_bytes()
     # A server nginx cannot resolve makes `nginx -t` fail, like a typo in a real config would.
     broken = config.model_copy(update={"canary": ["no-such-host.invalid:80"]})
     report = run(apply_with_retries(NginxActuator(broken), Actuation("set_weight", 50, "checkout"), 0, 0.01))
     assert not report.ok
-    assert report.detail.startswith("nginx -t rejected the new upstream.conf, the previous file is back in place:")
+    assert report.detail.startswith("nginx -t rejected the new upstream.conf:")
+    assert report.detail.endswith("; the previous upstream.conf is back in place")
     assert "no-such-host.invalid" in report.detail
-    assert upstream.read_text() == before
+    assert upstream.read_bytes() == before
     assert dict(wait_for_split(url, {"stable": 90, "canary": 10})) == {"stable": 90, "canary": 10}
 
 

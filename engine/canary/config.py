@@ -13,8 +13,17 @@ import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from engine.canary import nginxconf
 from engine.config.schema import Duration, PositiveDuration, Strict, duration_range, in_range
 from engine.units import format_duration, parse_duration
 from engine.snapshot import split_series
@@ -215,6 +224,26 @@ class NginxActuatorConfig(ActuatorBase):
     canary: Annotated[list[Annotated[str, AfterValidator(_server)]], Field(min_length=1)]
     nginx: str = "nginx"  # the binary
     args: list[str] = []  # given to both `nginx -t` and `nginx -s reload`, e.g. ["-c", "/etc/nginx/nginx.conf"]
+    main_config: Path | None = None
+    """The nginx main config that includes upstream_file, given as `-c` to `nginx -t` and `nginx -s reload`."""
+
+    @field_validator("main_config")
+    @classmethod
+    def _main_config_serves(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """It exists, is not also given as `-c` in args, and includes upstream_file. Skipped for a
+        config recorded in a history (context {"recorded": True}): review may run on another machine."""
+        if value is None or (info.context or {}).get("recorded"):
+            return value
+        if any(arg.startswith("-c") for arg in info.data.get("args", [])):
+            raise ValueError("give the main config either here or as -c in args, not both")
+        if not value.exists():
+            raise ValueError(f"{value} does not exist; the nginx main config this upstream file is included from")
+        upstream_file, upstream = info.data.get("upstream_file"), info.data.get("upstream")
+        if upstream_file is not None and upstream is not None:
+            problem = nginxconf.include_problem(value, upstream_file, upstream)
+            if problem:
+                raise ValueError(problem)
+        return value
 
 
 class DemoActuatorConfig(ActuatorBase):
