@@ -49,7 +49,7 @@ def test_unknown_names_and_misplaced_keys_name_file_line_and_key(tmp_path: Path)
     assert found == [
         "4: watch[0].processor: unknown processor 'jsn' (known: digest, json, lines)",
         "5: watch[0].format: applies to log sources (log:) only; this source has dir:",
-        "8: watch[1].format: unknown format 'xml' (known: json, regex, json_access, nginx_combined)",
+        "8: watch[1].format: unknown format 'xml' (known: json, regex, json_access, nginx_combined, nginx_json, nginx_combined_upstream)",
         "9: watch[1].recursive: applies to directory sources (dir:) only; this source has log:",
         "10: watch[1].from: must be one of end, start, got 'middle'",
         "11: watch[1].error_pattern: not a valid regular expression: missing ), unterminated subpattern at position 1",

@@ -1,15 +1,34 @@
 """Log lines into (label, status, latency): `format: json` (field paths such as `upstream` or
-`request.status`) or `format: regex` (named groups), plus two presets that fill in both:
+`request.status`) or `format: regex` (named groups), plus presets that fill in both:
 
 - `json_access`: one JSON object per line with `upstream`, `status` and `request_time` (seconds),
   like nginx's `log_format ... escape=json` and the demo's access log;
-- `nginx_combined`: nginx's default `combined` format, optionally followed by ` $request_time`.
+- `nginx_combined`: nginx's default `combined` format, optionally followed by ` $request_time`;
+- `nginx_json`: the JSON line of NGINX_JSON_LOG_FORMAT below, labelled by `upstream_addr`;
+- `nginx_combined_upstream`: `combined` followed by the upstream, request time and upstream
+  response time, NGINX_COMBINED_UPSTREAM_LOG_FORMAT below, labelled by `upstream_addr`.
+
+The two nginx presets come with the exact nginx lines to paste into the `http { }` block (the
+latency is `$request_time`, what the client waited; `$upstream_response_time` is kept in the line
+for people, not read):
+
+    log_format opsconsole_json escape=json '{"time":"$time_iso8601","upstream_addr":"$upstream_addr","status":$status,"request_time":$request_time,"upstream_response_time":"$upstream_response_time","request":"$request"}';
+    access_log /var/log/nginx/access.json opsconsole_json;
+
+    log_format combined_upstream '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$upstream_addr" $request_time "$upstream_response_time"';
+    access_log /var/log/nginx/access.log combined_upstream;
+
+`$upstream_addr` is quoted in the text format because nginx writes several addresses when it
+tried more than one server ("10.0.0.1:80, 10.0.0.2:80") or followed an internal redirect to
+another upstream ("10.0.0.1:80 : 10.0.0.3:80"), and "-" when no upstream was involved (a `return`,
+a static file): that "-" is a label of its own, never one of the versions.
 
 `names:` maps raw label values to names (`127.0.0.1:8481: stable`), so series and panels say
-`log:access:stable/...`. A line that does not parse raises ParseError with the reason; the caller counts it and shows a
-sample, never drops it silently. A missing label is "-" (as nginx writes an empty variable), a
-missing or "-" latency is simply no latency sample; a missing or non-numeric status is an error,
-because the status is what error rates are made of.
+`log:access:stable/...`; a multi-address value is named address by address (`canary, stable`). A
+line that does not parse raises ParseError with the reason; the caller counts it and shows a
+sample, never drops it silently. A missing or empty label is "-" (as nginx writes an empty
+variable), a missing or "-" latency is simply no latency sample; a missing or non-numeric status
+is an error, because the status is what error rates are made of.
 """
 
 from __future__ import annotations
@@ -25,11 +44,25 @@ Parsed = tuple[str, int | None, float | None]  # (label, HTTP status, latency in
 NO_LABEL = "all"  # the one label when the source has no `label:` field
 MISSING_LABEL = "-"
 
-NGINX_COMBINED = (
+_COMBINED = (
     r'^(?P<remote_addr>\S+) \S+ (?P<remote_user>\S+) \[(?P<time_local>[^\]]*)\] '
     r'"(?P<request>[^"]*)" (?P<status>\d{3}) (?P<body_bytes_sent>\d+|-) '
     r'"(?P<http_referer>[^"]*)" "(?P<http_user_agent>[^"]*)"'
-    r'(?: (?P<request_time>\d+(?:\.\d+)?|-))?\s*$'
+)
+_SECONDS = r'(?P<request_time>\d+(?:\.\d+)?|-)'
+NGINX_COMBINED = _COMBINED + rf'(?: {_SECONDS})?\s*$'
+NGINX_COMBINED_UPSTREAM = (
+    _COMBINED + rf' "(?P<upstream_addr>[^"]*)" {_SECONDS} "(?P<upstream_response_time>[^"]*)"\s*$'
+)
+NGINX_JSON_LOG_FORMAT = (
+    "log_format opsconsole_json escape=json '{\"time\":\"$time_iso8601\",\"upstream_addr\":\"$upstream_addr\","
+    "\"status\":$status,\"request_time\":$request_time,\"upstream_response_time\":\"$upstream_response_time\","
+    "\"request\":\"$request\"}';"
+)
+NGINX_COMBINED_UPSTREAM_LOG_FORMAT = (
+    "log_format combined_upstream '$remote_addr - $remote_user [$time_local] \"$request\" $status "
+    "$body_bytes_sent \"$http_referer\" \"$http_user_agent\" \"$upstream_addr\" $request_time "
+    "\"$upstream_response_time\"';"
 )
 
 
@@ -46,6 +79,9 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "json_access": Preset("json", label="upstream", status_field="status", latency_field="request_time"),
     "nginx_combined": Preset("regex", regex=NGINX_COMBINED, status_field="status", latency_field="request_time"),
+    "nginx_json": Preset("json", label="upstream_addr", status_field="status", latency_field="request_time"),
+    "nginx_combined_upstream": Preset("regex", regex=NGINX_COMBINED_UPSTREAM, label="upstream_addr",
+                                      status_field="status", latency_field="request_time"),
 }
 FORMATS = ("json", "regex", *PRESETS)
 
@@ -150,17 +186,21 @@ def build(spec: ParserSpec) -> Callable[[bytes], Parsed]:
     return _named(parse, dict(spec.names)) if spec.names else parse
 
 
+_ADDRESSES = re.compile(r"(, | : )")  # nginx's separators in $upstream_addr, kept by split()
+
+
 def _named(parse: Callable[[bytes], Parsed], names: dict[str, str]) -> Callable[[bytes], Parsed]:
     """Labels by their configured names: "127.0.0.1:8482" -> "canary". A value nginx joined
-    after retrying another upstream ("127.0.0.1:8482, 127.0.0.1:8481") is named part by part
-    ("canary, stable"), so a request the canary failed is never counted as the stable's alone."""
+    after retrying another server ("127.0.0.1:8482, 127.0.0.1:8481") or following an internal
+    redirect (" : ") is named part by part ("canary, stable"), so a request the canary failed is
+    never counted as the stable's alone."""
     cache: dict[str, str] = {}
 
     def named(line: bytes) -> Parsed:
         label, status, latency = parse(line)
         name = cache.get(label)
         if name is None:
-            name = ", ".join(names.get(part, part) for part in label.split(", "))
+            name = "".join(names.get(part, part) for part in _ADDRESSES.split(label))
             if len(cache) < 1024:  # labels are few; a high-cardinality field must not grow this
                 cache[label] = name
         return name, status, latency
@@ -186,7 +226,8 @@ def _json_parser(spec: ParserSpec, factor: float) -> Callable[[bytes], Parsed]:
             label = NO_LABEL
         else:
             raw = label_of(doc)
-            label = raw if type(raw) is str else (MISSING_LABEL if raw is None else str(raw))
+            # escape=json writes an empty variable as "", where nginx's text formats write "-"
+            label = (raw or MISSING_LABEL) if type(raw) is str else (MISSING_LABEL if raw is None else str(raw))
         status = None if status_of is None else _status(status_of(doc), status_name)
         latency = None if latency_of is None else _latency(latency_of(doc), latency_name, factor)
         return label, status, latency
