@@ -2,20 +2,23 @@
 rollout verbs (thin clients of its control socket, engine/control/).
 
     opsconsole --headless [--config PATH] [--profile NAME] [--read-only]
-    opsconsole attach     [--config PATH] [--profile NAME] [--read-only] [--theme NAME] [--color-system ...]
-    opsconsole rollout status [--json]
+    opsconsole attach     [--history DB | --config PATH [--profile NAME]] [--read-only] [--theme NAME] [--color-system ...]
+    opsconsole rollout status [--history DB | --config PATH] [--json]
     opsconsole rollout start|pause|resume|freeze [--reason TEXT]
     opsconsole rollout promote [--full] [--reason TEXT] [--yes]
     opsconsole rollout rollback [--reason TEXT] [--yes]
 
-The config only locates the engine (store.path names the history; the socket is derived from it)
-and gives the attached console its ui settings. Verbs are audited by the engine with this user,
-the SSH client address and origin "cli" (or "attach" for the console). Rolling back and promoting
-straight to 100% ask for confirmation on a terminal, and need --yes without one.
+Which engine: --history, else the found config's store.path, else the one running for this user
+(console/engine_target.py); the config is never loaded whole, so the engine's ${SECRET}s are not
+needed here. The attached console takes its ui settings from the engine (its `hello`). Verbs are
+audited by the engine with this user, the SSH client address and origin "cli" (or "attach" for
+the console). Rolling back and promoting straight to 100% ask for confirmation on a terminal, and
+need --yes without one.
 
 Exit codes: 0 done; 1 the engine could not be reached, refused the verb or failed it, or (for
---headless) could not start — e.g. another engine owns the history; 2 bad config or usage.
-Textual is imported only by `attach`.
+--headless) could not start — e.g. another engine owns the history; 2 bad config or usage, or
+several engines run and none was chosen. Textual and pydantic are imported only by `attach`
+and `--headless`: `rollout status` is a socket read (bench/cli.py).
 """
 
 from __future__ import annotations
@@ -33,9 +36,12 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 COMMANDS = ("attach", "rollout")
+ROLLOUT_ONLY = ("rollout",)  # of the snapshot: all that status and the confirmations read
 ROLLOUT_VERBS = ("status", "start", "promote", "pause", "resume", "freeze", "rollback")
 EXIT_CODES_TEXT = ("Exit codes: 0 done; 1 engine not reachable, or it refused or failed the verb; "
-                   "2 bad config or usage.")
+                   "2 bad config or usage, or several engines run and none was chosen.")
+HISTORY_HELP = ("the history database of the engine (its store.path, e.g. ~/.local/state/opsconsole/history.db); "
+                "default: the config's, else the one engine running for this user")
 Loader = Callable[[str | None, str | None], Any]  # console.cli._load: LoadedConfig, or None after printing why
 
 
@@ -61,6 +67,7 @@ def add_parsers(sub: Any, add_config_args: Callable[[argparse.ArgumentParser], N
                 add_console_args: Callable[[argparse.ArgumentParser], None]) -> None:
     attach = sub.add_parser("attach", help="open the console on a running headless engine (same host, same user)",
                             epilog=EXIT_CODES_TEXT)
+    attach.add_argument("--history", metavar="DB", help=HISTORY_HELP)
     add_config_args(attach)
     add_console_args(attach)
     rollout = sub.add_parser("rollout", help="show or drive the canary rollout of a running engine",
@@ -73,6 +80,7 @@ def add_parsers(sub: Any, add_config_args: Callable[[argparse.ArgumentParser], N
     }
     for verb in ROLLOUT_VERBS:
         p = verbs.add_parser(verb, help=helps[verb], epilog=EXIT_CODES_TEXT)
+        p.add_argument("--history", metavar="DB", help=HISTORY_HELP)
         add_config_args(p)
         if verb == "status":
             p.add_argument("--json", action="store_true", help="the rollout as JSON")
@@ -84,13 +92,18 @@ def add_parsers(sub: Any, add_config_args: Callable[[argparse.ArgumentParser], N
             p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
-def main(args: argparse.Namespace, load: Loader) -> int:
-    loaded = load(args.config, args.profile)
-    if loaded is None:
-        return EXIT_CONFIG
+def main(args: argparse.Namespace) -> int:
+    """`attach` and `rollout ...`: find the engine (never loading the config), then talk to it."""
+    from console.engine_target import TargetError, ask_on_terminal, find_target
+
+    try:
+        target = find_target(args.history, args.config, args.profile, choose=ask_on_terminal)
+    except TargetError as err:
+        print(f"opsconsole: {err}", file=sys.stderr)
+        return err.exit_code
     if args.command == "attach":
-        return attach(args, loaded)
-    return rollout(args, loaded)
+        return attach(args, target.db)
+    return rollout(args, target.db)
 
 
 # ------------------------------------------------------------------------------------ headless
@@ -131,34 +144,36 @@ def run_headless(args: argparse.Namespace, load: Loader) -> int:
 # ------------------------------------------------------------------------------------ attach
 
 
-def attach(args: argparse.Namespace, loaded: Any) -> int:
+def attach(args: argparse.Namespace, db: Path) -> int:
     from console.attach import AttachSource
     from console.cli import apply_color_system, exit_on_hangup, needs_terminal
     from engine.logsetup import setup_logging
 
     if needs_terminal():
         return EXIT_CONFIG
-    config = loaded.config
-    source = AttachSource(config.store.path, refresh=config.ui.refresh)
+    ui, logging_config = _engine_settings(db)
+    if ui is None:
+        return EXIT_RUNTIME
+    source = AttachSource(db, refresh=ui.refresh)
     source.start()
     if source.unreachable is not None:
         source.close()
         print(f"opsconsole: cannot attach: {source.unreachable}", file=sys.stderr)
         return EXIT_RUNTIME
     # Not the engine's own log file: two processes rotating one file would lose lines.
-    log_file = Path(config.logging.file).with_name(Path(config.logging.file).stem + "-attach.log")
+    log_file = Path(logging_config.file).with_name(Path(logging_config.file).stem + "-attach.log")
     try:
-        setup_logging(config.logging.model_copy(update={"file": log_file}))
+        setup_logging(logging_config.model_copy(update={"file": log_file}))
     except OSError as err:
         source.close()
         print(f"opsconsole: cannot write the log file {log_file}: {err.strerror}", file=sys.stderr)
         return EXIT_RUNTIME
-    apply_color_system(args.color_system or config.ui.color_system)
+    apply_color_system(args.color_system or ui.color_system)
 
     from console.app import OpsConsoleApp
 
-    app = OpsConsoleApp(source, title=f"attach {Path(config.store.path).name}", refresh=config.ui.refresh,
-                        theme=args.theme or config.ui.theme, read_only=args.read_only, bell=config.ui.bell)
+    app = OpsConsoleApp(source, title=f"attach {db.name}", refresh=ui.refresh,
+                        theme=args.theme or ui.theme, read_only=args.read_only, bell=ui.bell)
     exit_on_hangup(app, source)
     try:
         app.run()
@@ -167,28 +182,57 @@ def attach(args: argparse.Namespace, loaded: Any) -> int:
     return app.return_code or EXIT_OK
 
 
+def _engine_settings(db: Path) -> tuple[Any, Any]:
+    """The engine's own ui and logging settings, from its hello (defaults for an engine too old
+    to send them); (None, None) after saying why when it cannot be reached."""
+    from pydantic import ValidationError
+
+    from engine.config.schema import LoggingConfig, UiConfig
+    from engine.control.client import ControlClient, ControlRefused, ControlUnavailable
+
+    try:
+        with ControlClient(db) as client:
+            facts = client.hello()
+    except (ControlUnavailable, ControlRefused) as exc:
+        print(f"opsconsole: cannot attach: {exc}{_others(db, exc)}", file=sys.stderr)
+        return None, None
+    settings = []
+    for model, key in ((UiConfig, "ui"), (LoggingConfig, "logging")):
+        try:
+            settings.append(model.model_validate(facts.get(key) or {}))
+        except ValidationError:  # another version's settings: ours are good enough to look with
+            settings.append(model())
+    return settings[0], settings[1]
+
+
+def _others(db: Path, exc: Exception) -> str:
+    """After "no engine is running for DB": the engines that do, to choose from."""
+    from console.engine_target import others_hint
+
+    return others_hint(db) if str(exc).startswith("no engine is running") else ""
+
+
 # ------------------------------------------------------------------------------------ rollout verbs
 
 
-def rollout(args: argparse.Namespace, loaded: Any) -> int:
+def rollout(args: argparse.Namespace, db: Path) -> int:
     from engine.commands import Actor, Command
     from engine.control.client import ControlClient, ControlRefused, ControlUnavailable
 
-    db = Path(loaded.config.store.path)
     try:
         with ControlClient(db) as client:
             if args.verb == "status":
-                return _print_status(client.snapshot(), as_json=args.json)
+                return _print_status(client.snapshot(only=ROLLOUT_ONLY), as_json=args.json)
             name = "rollout.promote_full" if args.verb == "promote" and args.full else f"rollout.{args.verb}"
             if name in ("rollout.rollback", "rollout.promote_full") and not args.yes:
-                refused = _confirm(name, client.snapshot())
+                refused = _confirm(name, client.snapshot(only=ROLLOUT_ONLY))
                 if refused is not None:
                     print(f"opsconsole: {refused}", file=sys.stderr)
                     return EXIT_CONFIG
             args_sent = {"reason": args.reason} if args.reason else {}
             result = client.command(Command(name, args_sent, Actor.current("cli")), "cli")
     except ControlUnavailable as exc:
-        print(f"opsconsole: {exc}", file=sys.stderr)
+        print(f"opsconsole: {exc}{_others(db, exc)}", file=sys.stderr)
         return EXIT_RUNTIME
     except ControlRefused as exc:
         print(f"opsconsole: the engine refused: {exc}", file=sys.stderr)

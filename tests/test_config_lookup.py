@@ -101,3 +101,59 @@ def test_the_demo_opens_beside_a_foreign_config_yaml_and_the_header_says_so(cwd:
         assert console.wait(timeout=20) == 0, console.text()[-2000:]
     finally:
         console.kill()
+
+
+# ---------------------------------------------------------------------------------------------
+# store.path alone (engine/config/storepath.py): what the rollout verbs and attach read
+
+
+def test_store_path_follows_the_loaders_rules_for_that_one_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.config.loader import load_config
+    from engine.config.storepath import store_path
+
+    monkeypatch.setenv("STATE", str(tmp_path / "state"))
+    config = tmp_path / "etc" / "ops.yaml"
+    config.parent.mkdir()
+    config.write_text(
+        "store: {path: history.db}\n"
+        "export: {alertmanager: {urls: ['http://127.0.0.1:9'], headers: {Authorization: 'Bearer ${UNSET_TOKEN}'}}}\n"
+        "profiles:\n  prod: {store: {path: '${STATE}/prod.db'}}\n  home: {store: {path: ~/h.db}}\n  ui: {ui: {refresh: 2s}}\n"
+    )
+    assert store_path(config, env=os.environ) == tmp_path / "etc" / "history.db"  # the unset token: not needed
+    assert store_path(config, "prod", os.environ) == tmp_path / "state" / "prod.db"
+    assert store_path(config, "home", os.environ) == Path.home() / "h.db"
+    assert store_path(config, "ui", os.environ) == tmp_path / "etc" / "history.db"  # the base's
+    assert store_path(config, env={**os.environ, "OPSCONSOLE_PROFILE": "prod"}) == tmp_path / "state" / "prod.db"
+    monkeypatch.chdir(tmp_path)
+    assert store_path(config, "prod", {**os.environ, "OPSCONSOLE_STORE__PATH": "x/y.db"}) == tmp_path / "x" / "y.db"
+    # where the loader, given the secret, puts the history too
+    monkeypatch.setenv("UNSET_TOKEN", "t")
+    for profile in (None, "prod", "home"):
+        assert store_path(config, profile, os.environ) == load_config(config, profile).config.store.path
+
+
+def test_store_path_default_is_the_schemas(tmp_path: Path) -> None:
+    from engine.config.schema import StoreConfig
+    from engine.config.storepath import store_path
+
+    config = tmp_path / "ops.yaml"
+    config.write_text("ui: {refresh: 2s}\n")
+    assert store_path(config, env=os.environ) == StoreConfig().path
+
+
+def test_store_path_errors_name_the_file_and_key(tmp_path: Path) -> None:
+    from engine.config.errors import ConfigError
+    from engine.config.storepath import store_path
+
+    config = tmp_path / "ops.yaml"
+    config.write_text("store: {path: '${NOPE}/h.db'}\nprofiles: {prod: {}}\n")
+    with pytest.raises(ConfigError, match=r"ops.yaml: store.path: environment variable NOPE is not set$"):
+        store_path(config, env={})
+    with pytest.raises(ConfigError, match=r"ops.yaml: profile 'staging' not found \(available: prod\)$"):
+        store_path(config, "staging", env={})
+    config.write_text("store: {path: 42}\n")
+    with pytest.raises(ConfigError, match=r"ops.yaml: store.path: expected a file path, got 42$"):
+        store_path(config, env={})
+    config.write_text("store: {path: [\n")
+    with pytest.raises(ConfigError, match=r"ops.yaml:"):
+        store_path(config, env={})

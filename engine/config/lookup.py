@@ -11,7 +11,8 @@
 and a dozen frameworks, and a foreign one in the current directory used to break every command.
 
 A path that was asked for (--config or the variable) and does not exist is an error rather than
-a silent fall back. No YAML and no pydantic here: the shell's fast paths (`rollout status`) use it.
+a silent fall back. No YAML and no pydantic here: the shell's fast paths (`rollout status`) use it
+(so `exists` lives here, not in yamlfile.py, which imports yaml).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from pathlib import Path
 
 import engine
 from engine.config.errors import ConfigError
-from engine.config.yamlfile import exists
 
 LOCAL_NAME = "opsconsole.yaml"
 BUILTIN_DEMO = Path(engine.__file__).parent / "demo" / "config.yaml"
@@ -89,6 +89,18 @@ def user_config_path(env: Mapping[str, str] = os.environ) -> Path:
     if not os.path.isabs(xdg):  # the XDG spec says to ignore a relative value
         xdg = os.path.join(env.get("HOME") or os.path.expanduser("~"), ".config")
     return Path(xdg) / "opsconsole" / "config.yaml"
+
+
+def exists(path: Path) -> bool:
+    """Like Path.exists, but a path we may not stat counts as existing, so that reading it
+    reports "permission denied" instead of "does not exist"."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _tilde(path: Path) -> str:

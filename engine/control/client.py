@@ -31,9 +31,10 @@ class ControlRefused(Exception):
 class ControlClient:
     """One connection, opened on first use and reopened after a failure."""
 
-    def __init__(self, db_path: Path, *, timeout: float = SNAPSHOT_TIMEOUT) -> None:
+    def __init__(self, db_path: Path, *, timeout: float = SNAPSHOT_TIMEOUT, socket_path: Path | None = None) -> None:
         self.db_path = Path(db_path)
         self.timeout = timeout
+        self.socket_path = socket_path  # this socket only (a discovered engine), not the db's candidates
         self.path: Path | None = None  # the socket connected to
         self._sock: socket.socket | None = None
         self._file: Any = None
@@ -44,8 +45,10 @@ class ControlClient:
         engine = self.request({"op": "hello"}).get("engine")
         return engine if isinstance(engine, dict) else {}
 
-    def snapshot(self) -> Snapshot:
-        answer = self.request({"op": "snapshot"})
+    def snapshot(self, only: tuple[str, ...] | None = None) -> Snapshot:
+        """The engine's Snapshot; with `only`, its head fields and those collections (the others
+        empty: protocol.py), which is all `rollout status` needs of a large fleet's snapshot."""
+        answer = self.request({"op": "snapshot"} if only is None else {"op": "snapshot", "only": list(only)})
         try:
             return from_jsonable(answer.get("snapshot"))
         except SnapshotCodecError as exc:
@@ -95,7 +98,7 @@ class ControlClient:
         if self._sock is not None:
             return self._sock
         reasons: list[str] = []
-        for path in socket_candidates(self.db_path):
+        for path in [self.socket_path] if self.socket_path is not None else socket_candidates(self.db_path):
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(self.timeout)
             try:

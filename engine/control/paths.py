@@ -34,17 +34,34 @@ def db_key(db_path: Path) -> str:
     return hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-def runtime_socket(db_path: Path) -> Path | None:
-    """The socket under $XDG_RUNTIME_DIR, or None if there is none usable."""
+def runtime_dir() -> Path | None:
+    """$XDG_RUNTIME_DIR/opsconsole, or None without a usable $XDG_RUNTIME_DIR."""
     runtime = os.environ.get("XDG_RUNTIME_DIR", "")
     if not runtime or not os.path.isabs(runtime) or not os.path.isdir(runtime):
         return None
-    path = Path(runtime) / SOCKET_DIR_NAME / f"{db_key(db_path)}.sock"
+    return Path(runtime) / SOCKET_DIR_NAME
+
+
+def fallback_dir() -> Path:
+    return Path("/tmp") / f"opsconsole-{os.getuid()}"
+
+
+def socket_dirs() -> list[Path]:
+    """Every directory where this user's engines may listen, in the order clients look."""
+    return list(dict.fromkeys(d for d in (runtime_dir(), fallback_dir()) if d is not None))
+
+
+def runtime_socket(db_path: Path) -> Path | None:
+    """The socket under $XDG_RUNTIME_DIR, or None if there is none usable."""
+    directory = runtime_dir()
+    if directory is None:
+        return None
+    path = directory / f"{db_key(db_path)}.sock"
     return path if len(os.fsencode(path)) <= MAX_SOCKET_PATH else None
 
 
 def fallback_socket(db_path: Path) -> Path:
-    return Path("/tmp") / f"opsconsole-{os.getuid()}" / f"{db_key(db_path)}.sock"
+    return fallback_dir() / f"{db_key(db_path)}.sock"
 
 
 def socket_path(db_path: Path) -> Path:

@@ -1,8 +1,11 @@
 """The control channel's wire format: JSON lines, one request and one answer per line.
 
 Requests (every one may carry an "id", echoed in the answer):
-    {"op": "hello"}                                  -> {"ok": true, "engine": {"pid", "version", "config", "db"}}
+    {"op": "hello"}                                  -> {"ok": true, "engine": {"pid", "version", "config", "db",
+                                                        "config_path", "profile", "headless", "started_at", "ui", "logging"}}
     {"op": "snapshot"}                               -> {"ok": true, "snapshot": {...}}   (engine/snapshot_codec.py)
+    {"op": "snapshot", "only": ["rollout"]}          -> the same, with only the head fields and the listed
+                                                        collections (an older engine sends them all: same reading)
     {"op": "command", "name": "rollout.rollback", "args": {"reason": "..."},
      "actor": {"user": "alice", "address": "10.0.0.5", "origin": "attach"}}
                                                      -> {"ok": true, "result": {"ok", "message", "data", "audit"}}
@@ -24,6 +27,9 @@ MAX_REQUEST_BYTES = 64 * 1024  # a command line is small; anything longer is not
 MAX_ANSWER_BYTES = 256 * 1024 * 1024  # a snapshot of a very large fleet, with room to spare
 ORIGINS = frozenset({"attach", "cli"})
 OPS = ("hello", "snapshot", "command")
+# The Snapshot's collections a "snapshot" request may ask for `only` of (engine/snapshot.py).
+SNAPSHOT_PARTS = frozenset({"series", "components", "health", "alerts", "gaps", "targets", "errors",
+                            "processes", "rollout", "events"})
 
 
 class ProtocolError(Exception):
@@ -43,6 +49,16 @@ def decode(line: bytes) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise ProtocolError(f"expected a JSON object, got {type(message).__name__}")
     return message
+
+
+def snapshot_parts(only: Any) -> frozenset[str]:
+    """The collections a request's `only` names; ProtocolError for anything else."""
+    if not isinstance(only, list) or not all(isinstance(p, str) for p in only):
+        raise ProtocolError("snapshot: only must be a list of collection names")
+    unknown = sorted(set(only) - SNAPSHOT_PARTS)
+    if unknown:
+        raise ProtocolError(f"snapshot: unknown part {unknown[0]!r} (known: {', '.join(sorted(SNAPSHOT_PARTS))})")
+    return frozenset(only)
 
 
 def command_request(command: Command, origin: str) -> dict[str, Any]:

@@ -8,12 +8,17 @@ consoles and CLI verbs of the same user.
   so a client that hangs up (or a restart of this component) never cuts a command in half.
 - A snapshot is encoded once per published snapshot, in a worker thread (it is immutable, so that
   is safe): ten attached consoles cost one encoding, and the engine's loop never spends
-  milliseconds of JSON on a large fleet.
+  milliseconds of JSON on a large fleet. A request may ask for `only` some collections (the CLI's
+  `rollout status` asks for the rollout): the head fields and those, not the whole fleet.
+- `hello` says which engine this is (pid, history, config file, profile, headless, since when)
+  and its ui and logging settings, so a CLI or an attached console needs no config file to find
+  and show it (engine/control/discover.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import pwd
@@ -23,7 +28,7 @@ import struct
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine import __version__
+from engine import __version__, secrets
 from engine.commands import Command, CommandResult
 from engine.component import ComponentError, EngineContext
 from engine.control import protocol
@@ -182,6 +187,10 @@ class ControlServer:
             request = protocol.decode(line)
             request_id = request.get("id")
             op = request.get("op")
+            if op == "snapshot" and request.get("only") is not None:
+                only = protocol.snapshot_parts(request["only"])
+                body = await asyncio.to_thread(_encode_snapshot, _only(self.engine.snapshot(), only))
+                return self._with_id(body, request_id)
             if op == "snapshot":
                 return self._with_id(await self._encoded_snapshot(), request_id)
             if op == "command":
@@ -221,7 +230,11 @@ class ControlServer:
 
     def _hello(self) -> dict[str, Any]:
         snapshot = self.engine.snapshot()
-        return {"pid": os.getpid(), "version": __version__, "config": snapshot.config_name, "db": str(self.db_path)}
+        hello: dict[str, Any] = {
+            "pid": os.getpid(), "version": __version__, "config": snapshot.config_name, "db": str(self.db_path),
+            "profile": snapshot.profile, "started_at": snapshot.started_at,
+        }
+        return hello | _engine_facts(self.engine)
 
 
 async def _discard_input(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -234,6 +247,37 @@ async def _discard_input(reader: asyncio.StreamReader, writer: asyncio.StreamWri
                 pass
     except TimeoutError:
         return
+
+
+def _engine_facts(engine: Any) -> dict[str, Any]:
+    """What the Engine (engine/runtime.py) knows beyond its Snapshot; a test double may lack it."""
+    facts: dict[str, Any] = {}
+    loaded, config = getattr(engine, "loaded", None), getattr(engine, "config", None)
+    if getattr(loaded, "path", None) is not None:
+        facts["config_path"] = os.path.abspath(loaded.path)
+    if hasattr(engine, "headless"):
+        facts["headless"] = bool(engine.headless)
+    for section in ("ui", "logging"):  # the settings an attached console takes from its engine
+        if hasattr(config, section):
+            facts[section] = _redacted(getattr(config, section).model_dump(mode="json"))
+    return facts
+
+
+def _redacted(value: Any) -> Any:
+    """No secret leaves through hello, even one written into a ui or logging value."""
+    if isinstance(value, str):
+        return secrets.redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
+
+
+def _only(snapshot: Snapshot, parts: frozenset[str]) -> Snapshot:
+    """The snapshot's head fields and the collections in `parts`; the other collections empty."""
+    emptied = {name: None if name == "rollout" else () for name in protocol.SNAPSHOT_PARTS - parts}
+    return dataclasses.replace(snapshot, _index={}, **emptied)  # a fresh index: never the original's
 
 
 def _encode_snapshot(snapshot: Snapshot) -> bytes:
