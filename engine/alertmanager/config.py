@@ -29,12 +29,21 @@ def _label_names(labels: dict[str, str]) -> dict[str, str]:
 
 
 class AlertmanagerConfig(Strict):
-    urls: Annotated[list[Url], Field(min_length=1)]  # base URLs; we POST <url>/api/v2/alerts
-    check_every: Annotated[PositiveDuration, duration_range("100ms", "1m")] = 1.0  # transitions are pushed this fast
+    urls: Annotated[list[Url], Field(min_length=1)]
+    """Alertmanager base URLs; alerts are POSTed to `<url>/api/v2/alerts` on each, e.g. `[http://127.0.0.1:9093]`."""
+    check_every: Annotated[PositiveDuration, duration_range("100ms", "1m")] = 1.0
+    """How often alert state changes are looked for and pushed."""
     resend_every: Annotated[PositiveDuration, duration_range("1s", "1h")] = 60.0
+    """How often firing alerts are sent again, so Alertmanager does not resolve them by timeout."""
     timeout: Annotated[PositiveDuration, duration_range("100ms", "1m")] = 5.0
+    """How long one push may take."""
     retry: RetryConfig = RetryConfig()
+    """Attempts and backoff for a push that fails."""
     labels: Annotated[dict[str, str], AfterValidator(_label_names)] = {}
+    """Labels added to every alert, e.g. `{team: payments, env: prod}`."""
     headers: dict[str, str] = {}
-    generator_url: str = ""  # a link back (e.g. to a runbook or dashboard) on every alert
-    include_silenced: bool = False  # silenced/inhibited alerts are not pushed unless this is true
+    """Extra headers of every push (values may use `${SECRET}`s), e.g. `{Authorization: "Bearer ${AM_TOKEN}"}`."""
+    generator_url: str = ""
+    """A link back sent with every alert (a runbook or dashboard), e.g. `https://grafana.example.com/d/checkout`."""
+    include_silenced: bool = False
+    """Also push alerts silenced in opsconsole (by default they are not)."""

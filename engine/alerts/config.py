@@ -33,7 +33,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from engine.alerts.ops import Op
-from engine.config.schema import (Duration, Fraction, PositiveDuration, Strict, duration_range, in_range,
+from engine.config.schema import (WRITTEN_SERIES, Duration, Fraction, PositiveDuration, Strict, duration_range, in_range,
                                   unique_names)
 from engine.snapshot import split_series
 
@@ -70,22 +70,39 @@ class AlertRule(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, serialize_by_alias=True)
 
     name: Annotated[str, Field(min_length=1, max_length=60)]
-    series: Annotated[str, AfterValidator(_series_key)]
+    """The alert's name, unique, shown on the panels and sent as `alertname`, e.g. `HighErrorRate`."""
+    series: Annotated[str, AfterValidator(_series_key), WRITTEN_SERIES]
+    """The series the rule reads, as "source/metric", e.g. `log:access:canary/error_rate` or `host/mem_pct`."""
     function: Function = "last"
+    """What is compared with `value`: `last` (newest sample), `ratio` (errors/requests of the series' source over `over`), `rate`/`increase` of a counter, `*_over_time`, `quantile_over_time`, or `absent`."""
     over: Annotated[Duration, duration_range(MIN_WINDOW, MAX_WINDOW)] | None = Field(None, validate_default=True)
+    """The window of a windowed function (Prometheus' `[1m]`); required with every function but `last`, e.g. `1m`."""
     quantile: Fraction | None = Field(None, validate_default=True)
+    """The quantile for `quantile_over_time`, 0..1, e.g. `0.95`."""
     numerator: Annotated[str, AfterValidator(_metric_or_key)] | None = None
+    """For `ratio`, the count series on top: a metric of the rule's source or a whole "source/metric"; default `errors`, e.g. `unavailable`."""
     denominator: Annotated[str, AfterValidator(_metric_or_key)] | None = None
+    """For `ratio`, the count series below; default `requests`, e.g. `collect:canary/requests`."""
     min_requests: Annotated[int, in_range(1, 1_000_000_000)] | None = None
+    """For `ratio`, the requests the window needs; fewer is "no data", not a rate, e.g. `50`."""
     op: Op | None = Field(None, validate_default=True)
+    """The comparison with `value`: one of `>`, `>=`, `<`, `<=`, `==`, `!=` (not used by `absent`), e.g. `">"`."""
     value: float | None = Field(None, validate_default=True)
+    """The threshold the function's result is compared with, e.g. `0.01` (not used by `absent`)."""
     for_: Duration = Field(0.0, alias="for")
+    """How long the condition must hold at every evaluation before the alert fires (pending until then)."""
     keep_firing_for: Duration = 0.0
+    """How long a firing alert keeps firing after its condition stops being true, so a flapping series pages once."""
     severity: Literal["critical", "warning", "info"] = "warning"
+    """How loud it is: `critical` rings the bell and sorts first."""
     summary: str = ""
+    """One line shown with the alert and sent to Alertmanager, e.g. `error rate above 1%`."""
     runbook: str = ""
+    """What to do, shown with the alert and sent as an annotation, e.g. `roll back with R; see wiki/checkout`."""
     no_data: Literal["ok", "alert", "keep"] = "ok"
+    """When the series has no recent sample: `ok` shows NO DATA and does not fire, `alert` fires (a silent source pages), `keep` keeps the last state."""
     no_data_after: Annotated[PositiveDuration, duration_range("1s", "1d")] = 60.0
+    """A series whose newest sample is older than this has no data."""
 
     @field_validator("over")
     @classmethod

@@ -80,41 +80,57 @@ class RetryConfig(Strict):
     backoff·2^n with jitter, capped at max_backoff."""
 
     attempts: Annotated[int, in_range(1, 10)] = 3
+    """Attempts per scrape (or push) for errors worth retrying: connect, timeout, 5xx, 429."""
     backoff: PositiveDuration = 1.0
+    """The wait before the second attempt; it doubles (with jitter) for each further one."""
     max_backoff: PositiveDuration = 30.0
+    """The longest wait between attempts."""
 
 
 class BreakerConfig(Strict):
     """CLOSED -> OPEN after `failures` consecutive failed attempts; one HALF_OPEN probe after `open_for`."""
 
     failures: Annotated[int, in_range(1, 1000)] = 5
+    """Failed attempts in a row that open the target's circuit (no requests until `open_for` has passed)."""
     open_for: PositiveDuration = 60.0
+    """How long an open circuit stays open before one probe request is let through."""
 
 
 class RateLimitConfig(Strict):
     """A token bucket per host: `rate` requests per second, bursts of up to `burst`."""
 
     rate: Annotated[float, in_range(0.001, 1_000_000)] = 100.0
+    """Requests per second allowed to one host, over all its targets."""
     burst: Annotated[int, in_range(1, 1_000_000)] = 100
+    """Requests to one host allowed at once above the rate."""
 
 
 class BearerAuth(Strict):
     """A static bearer token, normally `${ENV}` so it stays out of the file."""
 
     kind: Literal["bearer"]
+    """`bearer`: a static token sent as `Authorization: Bearer ...`."""
     token: Secret
+    """The token, normally `${ENV}` so it stays out of the file; masked everywhere, e.g. `${API_TOKEN}`."""
 
 
 class ClientCredentialsAuth(Strict):
     """OAuth2 client credentials: a token from `token_url`, refreshed `refresh_before` it expires."""
 
     kind: Literal["client_credentials"]
+    """`client_credentials`: an OAuth2 token fetched from `token_url` and refreshed before it expires."""
     token_url: Url
+    """The OAuth2 token endpoint, e.g. `https://auth.example.com/oauth/token`."""
     client_id: str
+    """The OAuth2 client id, e.g. `opsconsole`."""
     client_secret: Secret
+    """The OAuth2 client secret, normally `${ENV}`; masked everywhere, e.g. `${CLIENT_SECRET}`."""
     scope: str = ""
+    """The scope asked for; empty: none."""
     refresh_before: PositiveDuration = 30.0
+    """The token is refreshed this long before it expires."""
     timeout: Annotated[PositiveDuration, duration_range("100ms", "1m")] = 5.0
+    """How long the token request may take."""
 
 
 Auth = Annotated[BearerAuth | ClientCredentialsAuth, Field(discriminator="kind")]
@@ -122,12 +138,19 @@ Auth = Annotated[BearerAuth | ClientCredentialsAuth, Field(discriminator="kind")
 
 class _Target(Strict):
     name: Name
+    """The target's name, unique over all tracks; its series are `collect:<name>/<metric>`, e.g. `canary`."""
     url: Url
-    interval: Annotated[PositiveDuration, duration_range("50ms", "1d")] | None = None  # default: the track's
+    """The URL scraped (for `promql`: the Prometheus server's base URL), e.g. `http://127.0.0.1:8482/metrics`."""
+    interval: Annotated[PositiveDuration, duration_range("50ms", "1d")] | None = None
+    """How often this target is scraped; default: the track's `interval`, e.g. `5s`."""
     timeout: Annotated[PositiveDuration, duration_range("10ms", "10m")] | None = None
-    labels: dict[str, str] = {}  # descriptive: carried on the target's events
+    """How long one scrape may take; default: the track's `timeout`, e.g. `2s`."""
+    labels: dict[str, str] = {}
+    """Descriptive labels carried on the target's events, e.g. `{version: canary, zone: eu-1}`."""
     auth: Auth | None = None
-    enabled: bool = True  # false: configured but not collected until enabled from the console
+    """How requests authenticate: a bearer token or OAuth2 client credentials; unset: none."""
+    enabled: bool = True
+    """`false`: configured but not scraped until enabled from the console."""
 
 
 class PrometheusTarget(_Target):
@@ -137,22 +160,29 @@ class PrometheusTarget(_Target):
     (a gauge as is, a counter as a per-second rate)."""
 
     format: Literal["prometheus"]
+    """`prometheus`: the Prometheus text exposition format (/metrics)."""
     requests: str | None = None
+    """The request counter family (with a `code` or `status` label for errors), giving requests, errors and error_rate; default: found by name, e.g. `http_requests_total`."""
     latency: str | None = None
+    """The latency histogram family, giving latency buckets and p50/p95/p99 per interval; default: found by name, e.g. `http_request_duration_seconds`."""
     fields: MetricFields = {}
+    """More metrics to record: metric name -> family (a gauge as is, a counter as a per-second rate), e.g. `{queue: jobs_queued}`."""
 
 
 class JsonTarget(_Target):
     """A JSON document; `fields` maps metric -> path, like `data.requests.total` or `items[0].value`."""
 
     format: Literal["json"]
+    """`json`: a JSON document with numbers at paths."""
     fields: Annotated[MetricFields, Field(min_length=1), AfterValidator(_json_paths)]
+    """Metric name -> path in the document, e.g. `{requests: data.requests.total, first: items[0].value}`."""
 
 
 class HealthTarget(_Target):
     """A health document: {"status": "healthy", "components": {"database": "healthy", ...}}."""
 
     format: Literal["health"]
+    """`health`: a health document like `{"status": "healthy", "components": {...}}`."""
 
 
 class PromqlTarget(_Target):
@@ -161,8 +191,11 @@ class PromqlTarget(_Target):
     which records each under source `collect:<name>:<label value>`."""
 
     format: Literal["promql"]
+    """`promql`: instant queries against a Prometheus server."""
     fields: Annotated[MetricFields, Field(min_length=1)]
+    """Metric name -> PromQL query, e.g. `{error_rate: 'sum(rate(http_requests_total{code=~"5.."}[1m])) / sum(rate(http_requests_total[1m]))'}`."""
     split_by: str | None = None
+    """For queries returning several series: the label whose value names each, recorded as `collect:<name>:<value>`, e.g. `version`."""
 
 
 Target = Annotated[
@@ -172,21 +205,33 @@ Target = Annotated[
 
 class TrackConfig(Strict):
     name: Name
+    """The track's name, unique, e.g. `fast`."""
     interval: Annotated[PositiveDuration, duration_range("50ms", "1d")] = 10.0
-    timeout: Annotated[PositiveDuration, duration_range("10ms", "10m")] | None = None  # default: min(interval, 10s)
-    max_concurrency: Annotated[int, in_range(1, 100_000)] | None = None  # default: collect.max_concurrency
+    """How often the track's targets are scraped (a target may set its own)."""
+    timeout: Annotated[PositiveDuration, duration_range("10ms", "10m")] | None = None
+    """How long one scrape may take; default: the interval or 10s, whichever is less, e.g. `2s`."""
+    max_concurrency: Annotated[int, in_range(1, 100_000)] | None = None
+    """Requests of this track in flight at once; default: `collect.max_concurrency`, e.g. `20`."""
     max_body: Size = parse_size("10MB")
+    """A response larger than this is refused (the target errors)."""
     retry: RetryConfig = RetryConfig()
+    """Retries of a failed scrape."""
     breaker: BreakerConfig = BreakerConfig()
+    """The circuit breaker of each target."""
     targets: Annotated[list[Target], Field(min_length=1)]
+    """The HTTP targets, each with a `format`."""
 
 
 class CollectConfig(Strict):
     tracks: Annotated[list[TrackConfig], Field(min_length=1)]
-    max_concurrency: Annotated[int, in_range(1, 100_000)] = 200  # requests in flight, all targets
+    """Groups of targets sharing an interval and limits."""
+    max_concurrency: Annotated[int, in_range(1, 100_000)] = 200
+    """Requests in flight at once over all targets."""
     rate_limit: RateLimitConfig = RateLimitConfig()
+    """A token bucket per host, so many targets on one host do not flood it."""
     # A series with an expected cadence opens a gap after gap_factor x its interval without a sample.
     gap_factor: Annotated[float, in_range(1.1, 100)] = 2.5
+    """A series with an expected cadence opens a data gap after this many intervals without a sample."""
 
     @model_validator(mode="after")
     def _unique_names(self) -> "CollectConfig":

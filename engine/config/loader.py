@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from engine import secrets
 from engine.config.errors import ConfigError, describe_error, describe_value, format_path
@@ -366,11 +366,14 @@ class _Load:
         if error["type"] in ("union_tag_invalid", "union_tag_not_found") and re.fullmatch(r"'\w+'", tag):
             # Point at the tag key itself: "health[2].kind: must be one of disk_free, http".
             error = {**error, "loc": (*error["loc"], tag.strip("'"))}
-        path, allowed = _locate(error["loc"], merged)
+        path, parent = _locate(error["loc"], merged)
         if any(path[: len(done)] == done for done in self.reported):
             return  # e.g. an unset ${PORT}: "expected a whole number, got '${PORT}'" adds nothing
         origin, shown = self._origin_of(path)
+        allowed = [f.alias or name for name, f in parent.model_fields.items()] if parent is not None else None
         message = describe_error(error, allowed)
+        if error["type"] == "missing" and parent is not None and path:
+            message += _what_for(parent, path[-1])
         self._add(origin.order, f"{origin.where}: {format_path(shown)}: {message}" if shown else f"{origin.where}: {message}")
 
     # -- where things came from ---------------------------------------------------------------
@@ -402,8 +405,17 @@ class _Load:
         return _Origin(self.label, (0, 0), ()), path
 
 
-def _locate(loc: tuple[Any, ...], data: Any) -> tuple[KeyPath, list[str] | None]:
-    """A pydantic error location -> (key path in the data, keys allowed where it points).
+def _what_for(model: type[BaseModel], key: Any) -> str:
+    """": the nginx upstream block ..." — what a missing key is for, from its docstring."""
+    info = next((f for name, f in model.model_fields.items() if key in (name, f.alias)), None)
+    if info is None or not info.description:
+        return ""
+    text = info.description.rstrip(".")
+    return f": {text[:1].lower()}{text[1:]}"
+
+
+def _locate(loc: tuple[Any, ...], data: Any) -> tuple[KeyPath, type[BaseModel] | None]:
+    """A pydantic error location -> (key path in the data, the model where it points).
 
     pydantic inserts union member names and tags into locations; they are not keys in the file,
     so a part that is not in the data (other than a missing key at the end) is skipped."""
@@ -423,6 +435,4 @@ def _locate(loc: tuple[Any, ...], data: Any) -> tuple[KeyPath, list[str] | None]
             path += (part,)
         else:
             tp = typewalk.member_named(tp, part)
-    # Keys as written in the file: a field's alias (`for`) where it has one.
-    allowed = [f.alias or name for name, f in parent.model_fields.items()] if typewalk.is_model(parent) else None
-    return path, allowed
+    return path, parent if typewalk.is_model(parent) else None

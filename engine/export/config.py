@@ -49,8 +49,10 @@ def _listen(text: str) -> str:
 
 
 class PrometheusExportConfig(Strict):
-    listen: Annotated[str, AfterValidator(_listen)] = DEFAULT_LISTEN  # port 0 picks a free one (logged)
-    stale_after: PositiveDuration = 300.0  # a series without a sample for this long is not exported
+    listen: Annotated[str, AfterValidator(_listen)] = DEFAULT_LISTEN
+    """The address /metrics listens on, `host:port`; port 0 picks a free one (logged); a non-loopback host is allowed with a warning."""
+    stale_after: PositiveDuration = 300.0
+    """A series without a sample for this long is left out of /metrics."""
 
     @property
     def address(self) -> tuple[str, int]:
@@ -59,4 +61,6 @@ class PrometheusExportConfig(Strict):
 
 class ExportConfig(Strict):
     prometheus: PrometheusExportConfig | None = None
+    """Serve every live series at /metrics for a Prometheus to scrape; `prometheus: {}` enables it with the defaults."""
     alertmanager: AlertmanagerConfig | None = None
+    """Push alerts to Alertmanager."""

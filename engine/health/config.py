@@ -33,27 +33,40 @@ Threshold = Annotated[int, in_range(1, 100)]
 
 
 class CheckBase(Strict):
-    name: SeriesName  # the series source is "health:<name>"
+    name: SeriesName
+    """The check's name, unique; its series are `health:<name>/...`, e.g. `api`."""
     interval: Annotated[PositiveDuration, duration_range("1s", "1d")] = 10.0
+    """How often the check runs."""
     timeout: Annotated[PositiveDuration, duration_range("100ms", "5m")] = 5.0
+    """How long one run may take before it counts as FAIL."""
     failure_threshold: Threshold = 3
+    """Bad results in a row before the shown status changes to WARN or FAIL."""
     success_threshold: Threshold = 2
+    """Good results in a row before it goes back to OK."""
 
 
 class DirCheck(CheckBase):
     """Exists, is a directory, and takes a real write (a temporary file, removed at once)."""
 
     kind: Literal["dir"]
-    path: Path | None = None  # none: the directory of the history database (store.path)
+    """`dir`: the directory exists and takes a real write (a temporary file, removed at once)."""
+    path: Path | None = None
+    """The directory; default: the history file's (`store.path`), e.g. `/var/spool/inbox`."""
 
 
 class DiskFreeCheck(CheckBase):
     kind: Literal["disk_free"]
+    """`disk_free`: free space on the filesystem holding `path`."""
     path: Path = Path("/")
-    min: Size | None = None  # FAIL below this many free bytes
-    min_pct: Percent | None = None  # FAIL below this share free
+    """A path on the filesystem checked."""
+    min: Size | None = None
+    """FAIL below this much free space, e.g. `1GB` (give `min`, `min_pct` or both)."""
+    min_pct: Percent | None = None
+    """FAIL below this share free, in percent, e.g. `5`."""
     warn_min: Size | None = None
+    """WARN below this much free space, e.g. `5GB`."""
     warn_min_pct: Percent | None = None
+    """WARN below this share free, in percent, e.g. `15`."""
 
     @model_validator(mode="after")
     def _has_a_limit(self) -> "DiskFreeCheck":
@@ -68,8 +81,11 @@ class DiskFreeCheck(CheckBase):
 
 class MemoryCheck(CheckBase):
     kind: Literal["memory"]
-    max_pct: Percent = 90.0  # FAIL above this share of memory in use
+    """`memory`: the host's memory in use."""
+    max_pct: Percent = 90.0
+    """FAIL above this share of memory in use, in percent."""
     warn_pct: Percent | None = None
+    """WARN above this share, in percent (below `max_pct`), e.g. `80`."""
 
     @model_validator(mode="after")
     def _warn_below_max(self) -> "MemoryCheck":
@@ -80,9 +96,13 @@ class MemoryCheck(CheckBase):
 
 class FileSizeCheck(CheckBase):
     kind: Literal["file_size"]
+    """`file_size`: a file that must not grow too large (a log, a queue file)."""
     path: Path
-    max: Size  # FAIL above
+    """The file, e.g. `/var/log/app.log`."""
+    max: Size
+    """FAIL above this size, e.g. `100MB`."""
     warn: Size | None = None
+    """WARN above this size (below `max`), e.g. `50MB`."""
 
     @model_validator(mode="after")
     def _warn_below_max(self) -> "FileSizeCheck":
@@ -95,6 +115,7 @@ class ProcessCheck(CheckBase, ProcessMatch):
     """OK while a process matches (match / cmdline / pid_file / self, as in monitor.processes)."""
 
     kind: Literal["process"]
+    """`process`: OK while a process matches (`match`, `cmdline`, `pid_file` or `self`, as in `monitor.processes`)."""
 
 
 def _http_url(url: str) -> str:
@@ -112,15 +133,25 @@ def _status_codes(codes: list[int]) -> list[int]:
 
 class HttpCheck(CheckBase):
     kind: Literal["http"]
+    """`http`: an HTTP endpoint answers with an expected status, in time, and its document says healthy."""
     url: Annotated[str, AfterValidator(_http_url)]
+    """The URL, e.g. `http://127.0.0.1:8080/health`."""
     method: Literal["GET", "HEAD"] = "GET"
-    headers: dict[str, str] = {}  # e.g. {Authorization: "Bearer ${HEALTH_TOKEN}"}: masked everywhere
+    """The HTTP method."""
+    headers: dict[str, str] = {}
+    """Extra headers (values may use `${SECRET}`s, masked everywhere), e.g. `{Authorization: "Bearer ${HEALTH_TOKEN}"}`."""
     expect_status: Annotated[list[int], AfterValidator(_status_codes), Field(min_length=1)] = [200]
-    max_response_time: PositiveDuration | None = None  # WARN when slower
-    conditions: list[Annotated[str, AfterValidator(validate_condition)]] = []  # FAIL when one is false
+    """The status codes that are OK; any other is FAIL."""
+    max_response_time: PositiveDuration | None = None
+    """WARN when the answer is slower than this, e.g. `500ms`."""
+    conditions: list[Annotated[str, AfterValidator(validate_condition)]] = []
+    """Conditions on the JSON answer, FAIL when one is false, e.g. `['status == "healthy"']`."""
     components: Annotated[str, AfterValidator(validate_path)] | None = None
+    """Where per-component results are in the document, shown under the check, e.g. `components`."""
     ok_values: list[str] = ["healthy", "ok", "up", "pass", "passing", "true"]
-    warn_values: list[str] = ["degraded", "warn", "warning"]  # any other value is FAIL
+    """Component values that are OK (case-insensitive)."""
+    warn_values: list[str] = ["degraded", "warn", "warning"]
+    """Component values that are WARN; any other value is FAIL."""
 
 
 HealthCheck = Annotated[

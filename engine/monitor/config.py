@@ -34,10 +34,15 @@ Regex = Annotated[str, AfterValidator(_regex)]
 
 class HostMonitorConfig(Strict):
     enabled: bool = True
+    """Sample the host (CPU, memory, load, disks, network)."""
     interval: PositiveDuration = 2.0
-    mounts: list[Path] = [Path("/")]  # disk usage of each: source "disk:<mount>"
-    disk_io: bool = True  # read/write bytes per second over all disks
-    net_io: bool = True  # received/sent bytes per second over all interfaces
+    """How often the host is sampled."""
+    mounts: list[Path] = [Path("/")]
+    """Filesystems whose usage is recorded, each as source `disk:<mount>`, e.g. `[/, /var/lib/postgresql]`."""
+    disk_io: bool = True
+    """Record read and write bytes per second over all disks."""
+    net_io: bool = True
+    """Record received and sent bytes per second over all interfaces."""
 
 
 class ProcessMatch(Strict):
@@ -49,10 +54,14 @@ class ProcessMatch(Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, serialize_by_alias=True)
 
-    match: str | None = None  # the process name, exactly as `ps -o comm` shows it
-    cmdline: Regex | None = None  # searched in the command line joined by spaces
+    match: str | None = None
+    """The process name, exactly as `ps -o comm` shows it, e.g. `nginx`."""
+    cmdline: Regex | None = None
+    """A regular expression searched in the command line joined by spaces, e.g. `gunicorn .*api:app`."""
     pid_file: Path | None = None
-    self_: bool = Field(False, alias="self")  # the opsconsole process itself
+    """A file holding the process id, e.g. `/run/postgresql/15-main.pid`."""
+    self_: bool = Field(False, alias="self")
+    """`true`: the opsconsole process itself."""
 
     @model_validator(mode="after")
     def _exactly_one_way(self) -> "ProcessMatch":
@@ -85,10 +94,14 @@ SeriesName = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_
 
 
 class ProcessRule(ProcessMatch):
-    name: SeriesName  # the series source is "proc:<name>"
+    name: SeriesName
+    """The process' name, unique; its series are `proc:<name>/...`, e.g. `api`."""
 
 
 class MonitorConfig(Strict):
     host: HostMonitorConfig = HostMonitorConfig()
+    """Host sampling."""
     processes: Annotated[list[ProcessRule], unique_names("process")] = []
+    """Processes to watch (CPU, RSS, threads, open files, uptime), each matched by exactly one of `match`, `cmdline`, `pid_file` or `self`."""
     process_interval: Annotated[PositiveDuration, duration_range("500ms", "1h")] = 5.0
+    """How often watched processes are sampled."""

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
-from engine.config.schema import Duration, PositiveDuration, Size, Strict, duration_range, in_range
+from engine.config.schema import Duration, PositiveDuration, Size, Strict, WrittenAs, duration_range, in_range
 from engine.units import parse_size
 from engine.watch import parsers, processors
 
@@ -61,7 +61,10 @@ def _nonempty_globs(globs: tuple[str, ...]) -> tuple[str, ...]:
     return globs
 
 
-Globs = Annotated[tuple[str, ...], BeforeValidator(_globs), AfterValidator(_nonempty_globs)]
+Globs = Annotated[
+    tuple[str, ...], BeforeValidator(_globs), AfterValidator(_nonempty_globs),
+    WrittenAs("glob or list of globs", {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
 
 
 class RetryConfig(Strict):
@@ -69,50 +72,81 @@ class RetryConfig(Strict):
     the n-th failure is backoff × 2^n (2s, 4s with the defaults), then the failure is recorded."""
 
     attempts: Annotated[int, in_range(1, 20)] = 3
+    """Attempts to process a file before it is recorded as failed."""
     backoff: Annotated[PositiveDuration, duration_range("1ms", "1h")] = 1.0
+    """The wait before the second attempt; it doubles for each further one."""
 
 
 class ErrorEventLimit(Strict):
     """At most `max` error events per `per` from one source; the rest are counted and summed up."""
 
     max: Annotated[int, in_range(1, 10_000)] = 10
+    """Error events recorded per `per` at most; the rest are counted."""
     per: Annotated[PositiveDuration, duration_range("1s", "1d")] = 60.0
+    """The period of `max`."""
 
 
 class WatchSourceConfig(Strict):
     name: Annotated[str, Field(min_length=1, max_length=40, pattern=NAME_PATTERN)]
+    """The source's name, unique; series are `watch:<name>/...` for directories and `log:<name>/...` for logs, e.g. `inbox` or `access`."""
     dir: Path | None = None
+    """A directory whose new and changed files are processed once each (give `dir` or `log`), e.g. `/srv/inbox`."""
     log: Path | None = None
-    interval: Annotated[PositiveDuration, duration_range("100ms", "1m")] = 1.0  # rates are recorded this often
+    """A log file followed like `tail -F`, through rotation and truncation (give `dir` or `log`), e.g. `/var/log/nginx/access.json`."""
+    interval: Annotated[PositiveDuration, duration_range("100ms", "1m")] = 1.0
+    """How often the source's rates and counts are recorded."""
 
     # directory sources
     pattern: Globs = ("*",)
+    """Directories: the file names processed, one glob or a list."""
     exclude: Globs = (".*", "*.tmp", "*.part", "*.swp", "*~")
+    """Directories: file names never processed (temporary files by default)."""
     recursive: bool = False
+    """Directories: also watch subdirectories."""
     processor: Annotated[str, AfterValidator(processors.check_name)] = "digest"
+    """Directories: what is done with a file's content: `digest` (record only), `json` (count records) or `lines`."""
     max_workers: Annotated[int, in_range(1, 64)] = 2
-    settle: Annotated[Duration, duration_range("0ms", "1h")] = 1.0  # unchanged this long = written
+    """Directories: files processed at once."""
+    settle: Annotated[Duration, duration_range("0ms", "1h")] = 1.0
+    """Directories: a file unchanged this long counts as written (0: at once)."""
     reconcile_every: Annotated[PositiveDuration, duration_range("1s", "1d")] = 30.0
-    force_polling: bool = False  # filesystems without inotify (NFS, some container mounts)
+    """Directories: how often the directory is rescanned, for what arrived while stopped or what inotify dropped."""
+    force_polling: bool = False
+    """Directories: poll instead of inotify, for NFS and some container mounts."""
     poll_interval: Annotated[PositiveDuration, duration_range("50ms", "1m")] = 1.0
+    """Directories: the polling period with `force_polling`."""
     retry: RetryConfig = RetryConfig()
-    max_file_size: Size = parse_size("256MB")  # for whole-file processors (json)
+    """Directories: retries of a file that failed for a reason that may pass."""
+    max_file_size: Size = parse_size("256MB")
+    """Directories: files larger than this fail for whole-file processors (`json`) instead of filling the memory."""
 
     # log sources
     format: Annotated[str, AfterValidator(parsers.check_format)] = "json"
+    """Logs: how lines are read: `json` or `regex` (with the field keys), or a preset: `json_access`, `nginx_combined`, `nginx_json`, `nginx_combined_upstream`."""
     regex: Annotated[str | None, AfterValidator(lambda v: v if v is None else parsers.check_regex(v))] = None
-    label: str | None = None  # json field path or regex group whose value labels the metrics
+    r"""Logs with `format: regex`: a regular expression with named groups, e.g. `'(?P<status>\d{3}) (?P<request_time>[\d.]+)$'`."""
+    label: str | None = None
+    """Logs: the JSON field path or regex group whose value splits the metrics, one source per value (`log:<name>:<value>/...`), e.g. `upstream_addr`."""
     status_field: str | None = None
+    """Logs: the field or group holding the HTTP status; default: the preset's, e.g. `status`."""
     latency_field: str | None = None
+    """Logs: the field or group holding the request's duration; default: the preset's, e.g. `request_time`."""
     latency_unit: Literal["s", "ms"] | None = None
-    start: Literal["end", "start"] = Field("end", alias="from")  # where a never-seen file is read from
-    window: Annotated[PositiveDuration, duration_range("1s", "1h")] = 30.0  # error_rate, percentiles
-    error_pattern: str | None = None  # lines matching it become error events (rate-limited)
+    """Logs: the unit of `latency_field`: `s` or `ms`; default: the preset's, e.g. `s`."""
+    start: Literal["end", "start"] = Field("end", alias="from")
+    """Logs: where a file never seen before is read from: its `end` (new lines only) or its `start`."""
+    window: Annotated[PositiveDuration, duration_range("1s", "1h")] = 30.0
+    """Logs: the window of the rolling error_rate and latency percentiles shown on the panels."""
+    error_pattern: str | None = None
+    r"""Logs: a regular expression; matching lines become error events (rate-limited by `error_events`), e.g. `'"status": 5\d\d'`."""
     error_events: ErrorEventLimit = ErrorEventLimit()
+    """Logs: the limit on error events from `error_pattern`."""
     poll: Annotated[PositiveDuration, duration_range("10ms", "10s")] = 0.25
+    """Logs: how often the file is checked for new lines, rotation and truncation."""
     # Raw label values by name, e.g. {"127.0.0.1:8481": stable, "127.0.0.1:8482": canary}: the
     # series become log:<name>:stable/... and the panels show the names.
     names: dict[str, Annotated[str, AfterValidator(_label_name)]] = {}
+    """Logs: names for raw label values, so series and panels say `log:<name>:stable/...`, e.g. `{"127.0.0.1:8481": stable, "127.0.0.1:8482": canary}`."""
 
     @property
     def kind(self) -> str:
