@@ -2,7 +2,8 @@
 
     python tests/nginxbackend.py --name canary --seed 2 --error-rate 0.005 --latency-ms 5
 
-Binds 127.0.0.1 on a free port and prints `listening <port>` once it accepts connections.
+Binds 127.0.0.1 on a free port (or `--port N`) and prints `listening <port>` once it accepts
+connections. examples/nginx-canary/ uses it as the two versions to try a rollout with.
 
     GET  /         the app: "<name>" with 200, or 500 at the error rate (seeded RNG), after the latency
     GET  /metrics  Prometheus text: http_requests_total{code} and http_request_duration_seconds
@@ -141,9 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--error-rate", type=float, default=0.0)
     parser.add_argument("--latency-ms", type=float, default=5.0)
+    parser.add_argument("--port", type=int, default=0, help="default: a free port")
     args = parser.parse_args(argv)
     app = App(args.name, args.seed, args.error_rate, args.latency_ms)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(app))
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_for(app))
     server.daemon_threads = True
     # SIGTERM: a clean stop (SIGKILL, the test's crash, needs no handler).
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())

@@ -109,7 +109,8 @@ class NginxActuator:
 
     def __init__(self, config: NginxActuatorConfig) -> None:
         self.config = config
-        self.args = [*config.args, *(["-c", str(config.main_config)] if config.main_config else [])]
+        self.args = [*config.args, *(["-p", str(config.prefix)] if config.prefix else []),
+                     *(["-c", str(config.main_config)] if config.main_config else [])]
         self._built: dict[str, str] | None = None  # the binary's compiled-in paths, asked once
 
     def describe(self) -> str:
