@@ -311,16 +311,6 @@ class NginxActuatorConfig(ActuatorBase):
             raise ValueError("give the prefix either here or as -p in args, not both")
         return value
 
-    prefix: Path | None = None
-    """nginx's prefix directory, given as `-p`: the base of relative paths in its config (pid, logs); unset: the compiled-in one, e.g. `/srv/nginx`."""
-
-    @field_validator("prefix")
-    @classmethod
-    def _one_prefix(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is not None and any(arg.startswith("-p") for arg in info.data.get("args", [])):
-            raise ValueError("give the prefix either here or as -p in args, not both")
-        return value
-
 
 class DemoActuatorConfig(ActuatorBase):
     kind: Literal["demo"]
