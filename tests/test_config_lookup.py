@@ -79,10 +79,10 @@ def test_the_variable_wins_over_opsconsole_yaml_and_config_over_all(cwd: Path, t
     assert shown.stdout.startswith(f"# effective config from {from_env} (from $OPSCONSOLE_CONFIG)\n")
     assert "refresh: 5s" in shown.stdout
     shown = opsconsole(cwd, "config", "show", "--config", str(explicit), OPSCONSOLE_CONFIG=str(from_env))
-    assert shown.stdout.startswith(f"# effective config from {explicit} (from --config)\n")
+    assert shown.stdout.startswith(f"# effective config from {explicit} (given on the command line)\n")
     assert "refresh: 7s" in shown.stdout
     checked = opsconsole(cwd, "config", "check", str(explicit), OPSCONSOLE_CONFIG=str(from_env))
-    assert checked.stdout == f"{explicit} (from --config): OK\n"
+    assert checked.stdout == f"{explicit} (given on the command line): OK\n"
 
 
 def test_a_named_config_that_is_missing_is_an_error_not_the_demo(cwd: Path) -> None:

@@ -55,7 +55,7 @@ class ConfigLocation:
     def describe(self) -> str:
         """Long, for `config check` / `config show`: the file and why it was the one read."""
         if self.source == EXPLICIT:
-            return f"{self.path} (from --config)"
+            return f"{self.path} (given on the command line)"
         if self.source == ENV_VAR:
             return f"{self.path} (from $OPSCONSOLE_CONFIG)"
         if self.source == CWD:
