@@ -144,7 +144,8 @@ def test_several_engines_are_named_and_one_is_chosen(
         assert chosen.returncode == 0 and chosen.stdout.startswith("rollout payments: idle at 0%"), chosen
 
         listed = sorted([first.db, second.db], key=lambda db: which.stderr.index(str(db)))
-        asked = PtyProcess([*namespace, *opsconsole_argv("rollout", "start")], env=plain_shell())
+        asked = PtyProcess([*namespace, "env", "-C", str(shell_dir), *opsconsole_argv("rollout", "start")],
+                           env=plain_shell())
         try:
             asked.wait_for_text("which one? [1-2, Enter for none]", timeout=30)
             asked.send(b"%d\r" % (listed.index(second.db) + 1))
@@ -186,13 +187,14 @@ def test_rollout_status_loads_no_config_machinery(runtime_dir: Path, tmp_path: P
 
 
 def test_attach_with_no_config_takes_the_engines_settings(
-    runtime_dir: Path, namespace: list[str], tmp_path: Path, actuator: HttpFixture
+    runtime_dir: Path, namespace: list[str], shell_dir: Path, tmp_path: Path, actuator: HttpFixture
 ) -> None:
     config = engine_config(tmp_path / "etc", actuator)
     with open(config, "a") as f:
         f.write("ui: {refresh: 200ms}\n")
     with HeadlessProcess(config) as engine:
-        console = PtyProcess([*namespace, *opsconsole_argv("attach")], env=dict(plain_shell(), TERM="xterm-256color"))
+        console = PtyProcess([*namespace, "env", "-C", str(shell_dir), *opsconsole_argv("attach")],
+                             env=dict(plain_shell(), TERM="xterm-256color"))
         try:
             console.wait_for_text("engine.yaml · attached", timeout=30)
             console.send(b"q")
