@@ -36,7 +36,6 @@ class TargetError(Exception):
 @dataclass(frozen=True)
 class Target:
     db: Path  # the history of the engine to talk to (its socket is derived from it)
-    discovered: RunningEngine | None = None  # how it was found when no config named it
 
 
 def find_target(history: str | None, config: str | None, profile: str | None,
@@ -65,7 +64,7 @@ def find_target(history: str | None, config: str | None, profile: str | None,
 def _discover(choose: Callable[[list[RunningEngine]], RunningEngine | None] | None) -> Target:
     engines = running_engines()
     if len(engines) == 1:
-        return Target(engines[0].db, engines[0])
+        return Target(engines[0].db)
     if not engines:
         looked = ", ".join(str(d) for d in socket_dirs())
         raise TargetError(
@@ -75,7 +74,7 @@ def _discover(choose: Callable[[list[RunningEngine]], RunningEngine | None] | No
     if chosen is None:
         raise TargetError("several engines run for this user; choose one with --history:\n"
                           + listing(engines), EXIT_USAGE)
-    return Target(chosen.db, chosen)
+    return Target(chosen.db)
 
 
 def listing(engines: list[RunningEngine]) -> str:

@@ -157,3 +157,18 @@ def test_store_path_errors_name_the_file_and_key(tmp_path: Path) -> None:
     config.write_text("store: {path: [\n")
     with pytest.raises(ConfigError, match=r"ops.yaml:"):
         store_path(config, env={})
+
+
+def test_the_header_names_the_config_as_the_cli_found_it() -> None:
+    import time
+
+    from console.header import config_name
+    from engine.snapshot import EngineState, Snapshot, SourceMode
+
+    live = Snapshot(taken_at=time.time(), mode=SourceMode.LIVE, state=EngineState.RUNNING, config_name="config.yaml")
+    assert config_name(live, "built-in demo") == "built-in demo"
+    assert config_name(live, "./opsconsole.yaml") == "./opsconsole.yaml"
+    assert config_name(live, "opsconsole") == "config.yaml"  # the app's default title names nothing
+    attached = Snapshot(taken_at=time.time(), mode=SourceMode.ATTACH, state=EngineState.RUNNING,
+                        config_name="config.yaml · attached")
+    assert config_name(attached, "attach history.db") == "config.yaml · attached"
