@@ -126,6 +126,12 @@ def config_check(path: str | None, profile: str | None) -> int:
     if found is None:
         return EXIT_CONFIG
     location, loaded = found
+    from engine.config.preflight import preflight
+
+    problems = preflight(loaded)
+    if problems:  # what the engine would refuse at start: say it now, the same way
+        print("opsconsole: bad configuration:\n" + "\n".join(problems), file=sys.stderr)
+        return EXIT_CONFIG
     suffix = f", profile {loaded.profile}" if loaded.profile else ""
     print(f"{location.describe()}: OK{suffix}")
     return EXIT_OK

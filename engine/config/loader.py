@@ -66,6 +66,17 @@ class LoadedConfig:
     profile: str | None = None
     # Dotted key paths whose value came from a ${ENV} reference, e.g. "demo.faults.canary.latency".
     secret_paths: frozenset[str] = frozenset()
+    # Where each key was set: "store.path" -> "config.yaml:3" or "env OPSCONSOLE_STORE__PATH".
+    origins: Mapping[str, str] = field(default_factory=dict)
+
+    def where(self, key: str) -> str:
+        """Where `key` (dotted) or its nearest parent was set; the file itself when nowhere."""
+        parts = key.split(".")
+        for end in range(len(parts), 0, -1):
+            found = self.origins.get(".".join(parts[:end]))
+            if found:
+                return found
+        return str(self.path) if self.path is not None else "built-in defaults"
 
     def show(self) -> str:
         """The effective config as YAML, with secret values replaced by "***"."""
@@ -233,6 +244,7 @@ class _Load:
             path=self.path,
             profile=profile,
             secret_paths=frozenset(format_path(p) for p in self.secrets),
+            origins={format_path(p): origin.where for p, origin in self.origins.items() if p},
         )
 
     def _parse(self) -> dict[Any, Any]:

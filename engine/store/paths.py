@@ -25,22 +25,38 @@ DIR_MODE = 0o700
 SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
+def unusable(path: Path) -> str | None:
+    """Why `path` cannot become the history file, found without creating anything (for `config
+    check`, and said the same way when the engine starts); None when it can."""
+    if path.is_dir():
+        return f"{path} is a directory: set store.path to a file, e.g. {path / 'history.db'}"
+    if path.exists():
+        if not os.access(path, os.R_OK | os.W_OK):
+            return f"cannot open {path}: permission denied (it must be readable and writable by this user)"
+        return None
+    probe = path.parent
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"cannot create {path}: {probe} is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"cannot create {path}: {probe} is not writable by this user"
+    return None
+
+
 def prepare(path: Path) -> bool:
     """Make sure `path` can be opened as the history file. Returns True if this call created it.
 
     Raises StoreError naming the path when it is a directory or cannot be created.
     """
-    if path.is_dir():
-        raise StoreError(f"store.path {path} is a directory: set store.path to a file, e.g. {path / 'history.db'}")
+    problem = unusable(path)
+    if problem is not None:
+        raise StoreError(f"store.path {problem}" if problem.startswith(str(path)) else problem)
     _make_dirs(path.parent, path)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE)
     except FileExistsError:
-        if not os.access(path, os.R_OK | os.W_OK):
-            raise StoreError(
-                f"cannot open {path}: permission denied (it must be readable and writable by this user)"
-            ) from None
-        return False
+        return False  # another process created it in between: unusable() found it fine a moment ago
     except OSError as exc:
         raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from exc
     os.close(fd)

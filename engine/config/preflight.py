@@ -1,0 +1,28 @@
+"""What `config check` asks of the machine, beyond the file: the checks the engine would otherwise
+fail at start, found without starting it or creating anything.
+
+    problems = preflight(loaded)   # ["config.yaml:3: store.path: /srv is a directory: ..."]
+
+An nginx main config that does not exist or never includes the upstream file is a validator in the
+model, so every command refuses it. The theme is checked here: the console falls back to the
+default theme with a warning (a missing theme file must not keep anyone from an incident), but a
+config that names one that does not exist is a mistake `config check` should catch.
+"""
+
+from __future__ import annotations
+
+from engine.config.loader import LoadedConfig
+from engine.store import paths
+from themes import theme_files
+
+
+def preflight(loaded: LoadedConfig) -> list[str]:
+    problems: list[str] = []
+    why = paths.unusable(loaded.config.store.path)
+    if why is not None:
+        problems.append(f"{loaded.where('store.path')}: store.path: {why}")
+    themes = theme_files()
+    if loaded.config.ui.theme not in themes:
+        problems.append(f"{loaded.where('ui.theme')}: ui.theme: unknown theme {loaded.config.ui.theme!r}: "
+                        f"use one of {', '.join(themes)} (the files in themes/)")
+    return problems
