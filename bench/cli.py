@@ -112,9 +112,9 @@ def start_engine(tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path
     ))
     engine_env = dict(env, OPS_SECRET=SECRET, OPSCONSOLE_DEMO__DIR=str(tmp / "demo"),
                       **{f"OPSCONSOLE_DEMO__{k}": str(free_port()) for k in ("PORT", "BASELINE_PORT", "CANARY_PORT")})
-    log = open(tmp / "engine.stderr", "wb")
-    proc = subprocess.Popen([*opsconsole(), "--headless", "--config", str(config)], env=engine_env, cwd=tmp,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+    with open(tmp / "engine.stderr", "wb") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen([*opsconsole(), "--headless", "--config", str(config)], env=engine_env, cwd=tmp,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
     db = Path(env["XDG_STATE_HOME"]) / "opsconsole" / "history.db"
     deadline = time.monotonic() + 60
     while True:
