@@ -256,6 +256,11 @@ class _Load:
             data = loader.build()
         except yaml.YAMLError as err:
             raise yamlfile.syntax_error(self.label, text, err) from None
+        except yamlfile.TooManyValues as err:
+            raise ConfigError(err.sentence(self.label)) from None
+        except RecursionError:  # PyYAML composes nested collections recursively
+            raise ConfigError(f"{self.label}:1: the config nests lists or mappings too deeply to read "
+                              "(hundreds of levels; a real config has fewer than ten)") from None
         finally:
             if loader is not None:
                 loader.dispose()

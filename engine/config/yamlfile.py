@@ -12,6 +12,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from engine.config.errors import ConfigError
 
 KeyPath = tuple[Any, ...]
+# Bounds on what a config may cost to read. The largest real config we know of is ~20 KB; these are
+# 50x and more past that, and keep a wrong file (a 50 MB dump) or a YAML alias bomb (1 KB that
+# expands to billions of values) to a sentence in well under a second instead of gigabytes.
+MAX_BYTES = 1_000_000
+MAX_VALUES = 100_000  # values built, counting every expansion of an alias
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _PLAIN_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 
@@ -30,7 +35,8 @@ def exists(path: Path) -> bool:
 
 def read_text(path: Path) -> str:
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"config file '{path}' does not exist") from None
     except IsADirectoryError:
@@ -41,11 +47,29 @@ def read_text(path: Path) -> str:
         raise ConfigError(f"cannot read config file '{path}': a parent of it is not a directory") from None
     except OSError as err:
         raise ConfigError(f"cannot read config file '{path}': {(err.strerror or str(err)).lower()}") from None
+    if len(raw) > MAX_BYTES:
+        line = raw[:MAX_BYTES].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{line}: the file is larger than {MAX_BYTES // 1_000_000} MB, the most a config may be "
+            "(is this the right file?)"
+        )
     try:
         return raw.decode("utf-8-sig")  # -sig: tolerate a BOM left by some Windows editors
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise ConfigError(f"{path}:{line}: not UTF-8 text (bad byte at offset {err.start})") from None
+
+
+class TooManyValues(Exception):
+    """The document builds more than MAX_VALUES values; `line` is where the limit was crossed."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+    def sentence(self, label: str) -> str:
+        return (f"{label}:{self.line}: the config builds more than {MAX_VALUES:,} values, the most a config "
+                "may hold (aliases (*name) that repeat large anchors multiply; is one nested in itself?)")
 
 
 class LineLoader(yaml.SafeLoader):
@@ -59,6 +83,7 @@ class LineLoader(yaml.SafeLoader):
         self.raw: dict[KeyPath, str] = {}  # source text of plain scalars that are not strings
         self.duplicates: list[tuple[KeyPath, int, int]] = []  # (path, line, first line)
         self._open: set[int] = set()  # nodes being built, to stop on a recursive alias
+        self._built = 0  # values built so far, for MAX_VALUES
 
     def build(self) -> Any:
         node = self.get_single_node()
@@ -66,6 +91,9 @@ class LineLoader(yaml.SafeLoader):
 
     def _build(self, node: Node, path: KeyPath) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
+        self._built += 1
+        if self._built > MAX_VALUES:
+            raise TooManyValues(node.start_mark.line + 1)
         if id(node) in self._open:
             raise yaml.constructor.ConstructorError(None, None, "recursive alias", node.start_mark)
         if not isinstance(node, ScalarNode) and node.tag not in _PLAIN_COLLECTION_TAGS:
