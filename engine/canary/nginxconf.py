@@ -7,6 +7,13 @@ log_format does not count. `include` follows nginx's rules: a relative path is r
 directory of the main config (nginx's conf prefix), a path with `*`, `?` or `[` is a glob(3)
 pattern whose matches are read in sorted order and which may match nothing (nginx's glob, like
 Python's, skips dot files, so the actuator's `.upstream.conf.<pid>.tmp` is never included).
+
+A main config that never includes the upstream file is a config error, not a warning: every
+actuation would then "succeed" (nginx -t passes, the reload is taken) while nginx serves weights
+from somewhere else, so the rollout's record and the traffic would silently disagree — the one
+thing the actuator exists to prevent. The check is nginx's own include resolution, so a false
+error means the main config named is not the one nginx runs; a file the check cannot read is
+named in the error, since the actuator's `nginx -t`, run as the same user, must read it too.
 """
 
 from __future__ import annotations

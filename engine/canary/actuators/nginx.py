@@ -16,6 +16,8 @@ so an actuation either succeeds whole or leaves everything as it was:
   `timeout`) for a child of the master that was not there before the signal; `[emerg]` lines of the
   master in the error log end the wait early and say why (engine/canary/actuators/nginxmaster.py).
   This reads /proc, not log lines whose level and place vary: it works with any error_log setting.
+  (A worker that crashes and is respawned during that wait would look like a reload: rare, and the
+  next actuation rewrites and reloads anyway.)
   When the workers cannot be seen (no worker processes, /proc hidden), the reload is reported as
   sent but not verified.
 
