@@ -108,6 +108,23 @@ def _load(path: str | None, profile: str | None):
     return found[1] if found is not None else None
 
 
+def _start_refused(loaded) -> bool:
+    """True, after saying why, when the engine could not start with this config: checked before
+    the log file or anything else is written, so a refused start leaves nothing behind."""
+    from engine.config.preflight import start_problems
+
+    problems = start_problems(loaded)
+    if problems:
+        print("opsconsole: the engine cannot start:\n" + "\n".join(problems), file=sys.stderr)
+    return bool(problems)
+
+
+def _load_for_start(path: str | None, profile: str | None):
+    """Like _load, and None when the engine could not start with it (see _start_refused)."""
+    loaded = _load(path, profile)
+    return None if loaded is None or _start_refused(loaded) else loaded
+
+
 def _load_located(path: str | None, profile: str | None):
     """(where the config was found, the validated config), or None after printing the problems."""
     from engine.config.loader import ConfigError, load_config
@@ -169,11 +186,13 @@ def run_console(args: argparse.Namespace) -> int:
 
     tune_for_long_runs()  # before the engine's threads exist: they are where arenas multiply
     if args.headless:
-        return cli_remote.run_headless(args, _load)
+        return cli_remote.run_headless(args, _load_for_start)
     found = _load_located(args.config, args.profile)
     if found is None:
         return EXIT_CONFIG
     location, loaded = found
+    if _start_refused(loaded):
+        return EXIT_CONFIG
     if needs_terminal():
         return EXIT_CONFIG
     ui = loaded.config.ui

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from engine import secrets
 from engine.config.schema import LoggingConfig
+from engine.privatefs import make_missing_dirs
 
 
 class JsonFormatter(logging.Formatter):
@@ -52,7 +53,7 @@ def setup_logging(config: LoggingConfig, *, also_stderr: bool = False) -> Path:
     Python's last-resort handler, which would write on the TUI's terminal. Returns the log path.
     """
     path = Path(config.file)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_missing_dirs(path.parent)
     handler = _PrivateRotatingHandler(
         path, maxBytes=config.max_size, backupCount=config.keep, encoding="utf-8", delay=False
     )

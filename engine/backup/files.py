@@ -27,11 +27,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from engine.backup.errors import BackupError, os_error
+from engine.privatefs import make_missing_dirs
 from engine.store.paths import SIDE_FILES
 
 log = logging.getLogger("opsconsole.backup")
 
-FILE_MODE, DIR_MODE = 0o600, 0o700
+FILE_MODE = 0o600
 PARTIAL = ".partial"
 LOCK_NAME = ".lock"
 SUFFIXES = {"zstd": ".db.zst", "gzip": ".db.gz"}
@@ -108,15 +109,10 @@ def ensure_dir(directory: Path, *, create: bool, what: str = "backup directory")
     if not directory.exists():
         if not create:
             raise BackupError(f"{what} {directory} does not exist: create it or choose another --to")
-        missing = [d for d in (directory, *directory.parents) if not d.exists()]
-        for d in reversed(missing):  # each level we create is private, not just the last
-            try:
-                d.mkdir(mode=DIR_MODE)
-                os.chmod(d, DIR_MODE)  # mkdir's mode is masked by the umask
-            except FileExistsError:
-                continue  # another process made it in between
-            except OSError as exc:
-                raise os_error(exc, d, "create the directory") from exc
+        try:
+            make_missing_dirs(directory)  # each level we create is private, not just the last
+        except OSError as exc:
+            raise os_error(exc, Path(exc.filename or directory), "create the directory") from exc
     if not directory.is_dir():
         raise BackupError(f"{what} {directory} is not a directory")
     if not os.access(directory, os.W_OK | os.X_OK):

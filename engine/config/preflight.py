@@ -1,7 +1,8 @@
 """What `config check` asks of the machine, beyond the file: the checks the engine would otherwise
 fail at start, found without starting it or creating anything.
 
-    problems = preflight(loaded)   # ["config.yaml:3: store.path: /srv is a directory: ..."]
+    problems = preflight(loaded)       # config check: ["config.yaml:3: store.path: /srv is a directory: ..."]
+    problems = start_problems(loaded)  # before an engine starts: the subset that stops it
 
 An nginx main config that does not exist or never includes the upstream file is a validator in the
 model, so every command refuses it. The theme is checked here: the console falls back to the
@@ -16,11 +17,16 @@ from engine.store import paths
 from themes import theme_files
 
 
-def preflight(loaded: LoadedConfig) -> list[str]:
-    problems: list[str] = []
+def start_problems(loaded: LoadedConfig) -> list[str]:
+    """What would make the engine refuse to start: checked before it writes anything (its log
+    file included), so a refused start leaves nothing behind."""
     why = paths.unusable(loaded.config.store.path)
-    if why is not None:
-        problems.append(f"{loaded.where('store.path')}: store.path: {why}")
+    return [] if why is None else [f"{loaded.where('store.path')}: store.path: {why}"]
+
+
+def preflight(loaded: LoadedConfig) -> list[str]:
+    """Everything `config check` asks of the machine."""
+    problems = start_problems(loaded)
     themes = theme_files()
     if loaded.config.ui.theme not in themes:
         problems.append(f"{loaded.where('ui.theme')}: ui.theme: unknown theme {loaded.config.ui.theme!r}: "

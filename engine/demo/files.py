@@ -10,23 +10,15 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-DIR_MODE = 0o700
+from engine.privatefs import DIR_MODE, make_missing_dirs
+
 FILE_MODE = 0o600
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and missing parents) as 0700; an existing leaf is tightened to 0700."""
-    missing: list[Path] = []
-    current = path
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for directory in reversed(missing):
-        try:
-            directory.mkdir(mode=DIR_MODE)
-        except FileExistsError:
-            pass  # created concurrently (another part of the engine); its mode is checked below for the leaf
-    # Why chmod: mkdir's mode is masked by the umask, and a pre-existing leaf may be wider.
+    """Create `path` (and missing parents) as 0700; an existing leaf is tightened to 0700 (the
+    demo's own directory, never a shared one)."""
+    make_missing_dirs(path)
     os.chmod(path, DIR_MODE)
     return path
 

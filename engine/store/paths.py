@@ -18,10 +18,10 @@ import os
 import stat
 from pathlib import Path
 
+from engine.privatefs import make_missing_dirs
 from engine.store.errors import StoreError
 
 FILE_MODE = 0o600
-DIR_MODE = 0o700
 SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
@@ -64,23 +64,11 @@ def prepare(path: Path) -> bool:
 
 
 def _make_dirs(directory: Path, for_file: Path) -> None:
-    missing: list[Path] = []
-    probe = directory
-    while not probe.exists():
-        missing.append(probe)
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if probe.exists() and not probe.is_dir():
-        raise StoreError(f"cannot create {for_file}: {probe} is not a directory")
-    for d in reversed(missing):
-        try:
-            d.mkdir(mode=DIR_MODE)
-            os.chmod(d, DIR_MODE)  # mkdir's mode is masked by the umask; chmod is not
-        except FileExistsError:
-            continue  # another process created it in between: fine, it is not ours to chmod
-        except OSError as exc:
-            raise StoreError(f"cannot create directory {d} for {for_file}: {exc.strerror or exc}") from exc
+    try:
+        make_missing_dirs(directory)
+    except OSError as exc:
+        raise StoreError(f"cannot create directory {exc.filename or directory} for {for_file}: "
+                         f"{exc.strerror or exc}") from exc
 
 
 def make_private(path: Path) -> None:
