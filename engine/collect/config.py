@@ -16,9 +16,10 @@ operator reads; the loader puts `file:line: key.path:` in front.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from engine import secrets
 from engine.collect.jsonpath import parse_path
@@ -233,24 +234,55 @@ class CollectConfig(Strict):
     gap_factor: Annotated[float, in_range(1.1, 100)] = 2.5
     """A series with an expected cadence opens a data gap after this many intervals without a sample."""
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> "CollectConfig":
-        seen_tracks: set[str] = set()
-        seen: dict[str, str] = {}
-        problems = []
-        for track in self.tracks:
-            if track.name in seen_tracks:
-                problems.append(f"track name {track.name!r} is used twice")
-            seen_tracks.add(track.name)
-            for target in track.targets:
-                if target.name in seen:
-                    problems.append(
-                        f"target name {target.name!r} is used twice (tracks {seen[target.name]!r} and {track.name!r})"
-                    )
-                seen[target.name] = track.name
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _unique_names(cls, data: Any, handler: ModelWrapValidatorHandler["CollectConfig"]) -> "CollectConfig":
+        """Names are checked on the data as written, so a duplicate is reported beside the section's
+        other problems (not only once they are fixed) and at its own `name:` line."""
+        duplicates = _duplicate_names(data)
+        try:
+            config = handler(data)
+        except ValidationError as err:
+            if not duplicates:
+                raise
+            others: list[Any] = [dict(type=e["type"], loc=e["loc"], input=e["input"], ctx=e.get("ctx") or {})
+                                 for e in err.errors(include_url=False)]
+            raise ValidationError.from_exception_data(cls.__name__, [*others, *duplicates]) from None
+        if duplicates:
+            raise ValidationError.from_exception_data(cls.__name__, duplicates)
+        return config
+
+
+def _duplicate_names(data: Any) -> list[Any]:
+    """pydantic error details for each track or target name used before, at its `name` key."""
+    tracks = data.get("tracks") if isinstance(data, dict) else None
+    if not isinstance(tracks, list):
+        return []
+    problems: list[Any] = []
+    track_seen: set[str] = set()
+    target_seen: dict[str, str] = {}
+
+    def twice(loc: tuple[Any, ...], name: str, text: str) -> None:
+        problems.append(dict(type=PydanticCustomError("value_error", text), loc=loc, input=name))
+
+    for t, track in enumerate(tracks):
+        if not isinstance(track, dict):
+            continue
+        track_name = str(track.get("name"))
+        if "name" in track and track_name in track_seen:
+            twice(("tracks", t, "name"), track_name, f"track name {track_name!r} is used twice")
+        track_seen.add(track_name)
+        targets = track.get("targets")
+        for i, target in enumerate(targets if isinstance(targets, list) else []):
+            if not isinstance(target, dict) or "name" not in target:
+                continue
+            name = str(target["name"])
+            if name in target_seen:
+                twice(("tracks", t, "targets", i, "name"), name,
+                      f"target name {name!r} is used twice (tracks {target_seen[name]!r} and {track_name!r})")
+            else:
+                target_seen[name] = track_name
+    return problems
 
 
 def effective_interval(track: TrackConfig, target: _Target) -> float:
