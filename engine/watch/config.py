@@ -7,8 +7,8 @@
         processor: json            # digest (record only) | json | lines
       - name: edge
         log: /var/log/nginx/access.json
-        format: json_access        # json | regex | json_access | nginx_combined
-        label: upstream            # metrics per upstream: log:edge:<upstream>/requests_per_s ...
+        format: nginx_json         # json | regex | json_access | nginx_combined | nginx_json | nginx_combined_upstream
+        names: {"127.0.0.1:8481": stable, "127.0.0.1:8482": canary}   # log:edge:canary/requests_per_s ...
         error_pattern: '"status": 5\\d\\d'
 
 Keys that belong to the other kind of source are errors ("applies to log sources (log:) only"),
