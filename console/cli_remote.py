@@ -101,6 +101,8 @@ def main(args: argparse.Namespace) -> int:
     except TargetError as err:
         print(f"opsconsole: {err}", file=sys.stderr)
         return err.exit_code
+    for warning in target.warnings:  # someone else's socket was found: the operator must know
+        print(f"opsconsole: warning: skipped, not safe to talk to: {warning}", file=sys.stderr)
     if args.command == "attach":
         return attach(args, target.db)
     return rollout(args, target.db)
@@ -123,6 +125,10 @@ def run_headless(args: argparse.Namespace, load: Loader) -> int:
     loaded = load(args.config, args.profile)
     if loaded is None:
         return EXIT_CONFIG
+    unsafe = _control_socket_problem(loaded.config.store.path)
+    if unsafe is not None:  # before the log, the lock and the history exist: nothing left behind
+        print(f"opsconsole: the engine could not start: {unsafe}", file=sys.stderr)
+        return EXIT_RUNTIME
     try:
         setup_logging(loaded.config.logging, also_stderr=True)
     except OSError as err:
@@ -139,6 +145,18 @@ def run_headless(args: argparse.Namespace, load: Loader) -> int:
         print(f"opsconsole: the engine could not start: {err}", file=sys.stderr)
         return EXIT_RUNTIME
     return EXIT_OK
+
+
+def _control_socket_problem(db: Path) -> str | None:
+    """Why the engine's control socket could not be served safely (engine/control/trust.py), or
+    None. A headless engine nobody can reach is no use: it refuses to start instead."""
+    from engine.control.paths import ControlPathError, engine_socket
+
+    try:
+        engine_socket(db, create=False)
+    except ControlPathError as err:
+        return f"control socket: refusing to listen: {err}"
+    return None
 
 
 # ------------------------------------------------------------------------------------ attach

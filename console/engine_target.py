@@ -7,7 +7,9 @@
      ~/.config/opsconsole/config.yaml): only its store.path (engine/config/storepath.py), so the
      engine's ${SECRET}s are never needed here;
   3. no config at all: the engine running for this user (engine/control/discover.py). Several
-     are listed, and the operator picks one on a terminal or names it with --history.
+     are listed, and the operator picks one on a terminal or names it with --history. Sockets
+     discovery would not talk to (another user's directory or listener) are reported, as warnings
+     beside the engine found or in the "no engine" message.
 
 Light on purpose: no pydantic, no Textual, no engine parts (`rollout status` answers in ~100 ms).
 """
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.control.discover import RunningEngine, running_engines
+from engine.control.discover import RunningEngine, discover, running_engines
 from engine.control.paths import db_key, socket_dirs
 
 EXIT_RUNTIME, EXIT_USAGE = 1, 2
@@ -36,6 +38,7 @@ class TargetError(Exception):
 @dataclass(frozen=True)
 class Target:
     db: Path  # the history of the engine to talk to (its socket is derived from it)
+    warnings: tuple[str, ...] = ()  # what discovery skipped as not safe to talk to
 
 
 def find_target(history: str | None, config: str | None, profile: str | None,
@@ -62,19 +65,26 @@ def find_target(history: str | None, config: str | None, profile: str | None,
 
 
 def _discover(choose: Callable[[list[RunningEngine]], RunningEngine | None] | None) -> Target:
-    engines = running_engines()
+    found = discover()
+    engines, skipped = found.engines, tuple(found.skipped)
     if len(engines) == 1:
-        return Target(engines[0].db)
+        return Target(engines[0].db, skipped)
     if not engines:
-        looked = ", ".join(str(d) for d in socket_dirs())
+        looked = ", ".join(str(d) for d, _own in socket_dirs())
         raise TargetError(
             f"no engine is running for this user (no control socket answers in {looked}) and no config "
-            "names one; start one with `opsconsole --headless`, or name a history with --history PATH", EXIT_RUNTIME)
+            "names one; start one with `opsconsole --headless`, or name a history with --history PATH"
+            + skipped_text(skipped), EXIT_RUNTIME)
     chosen = choose(engines) if choose is not None else None
     if chosen is None:
         raise TargetError("several engines run for this user; choose one with --history:\n"
-                          + listing(engines), EXIT_USAGE)
-    return Target(chosen.db)
+                          + listing(engines) + skipped_text(skipped), EXIT_USAGE)
+    return Target(chosen.db, skipped)
+
+
+def skipped_text(skipped: tuple[str, ...]) -> str:
+    """The sockets discovery would not talk to, for the end of a message ("" if none)."""
+    return "".join(f"\nskipped, not safe to talk to: {why}" for why in skipped)
 
 
 def listing(engines: list[RunningEngine]) -> str:

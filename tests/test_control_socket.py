@@ -19,7 +19,7 @@ import pytest
 from engine.commands import Actor, Command, CommandResult
 from engine.component import EngineContext
 from engine.control.client import ControlClient, ControlRefused, ControlUnavailable
-from engine.control.paths import fallback_socket, socket_path
+from engine.control.paths import socket_path
 from engine.control.server import ControlServer, user_name
 from tests.enginefixtures import control_answers, start_engine  # noqa: F401  (fixture)
 from tests.headlessfixtures import db_rows, wait_until
@@ -58,9 +58,7 @@ def raw(db: Path, *lines: bytes) -> list[dict]:
 
 def test_socket_is_0600_in_a_0700_directory_of_the_runtime_dir(start_engine, tmp_path: Path,
                                                                 short_runtime_dir: Path) -> None:
-    (short_runtime_dir / "opsconsole").mkdir(mode=0o755)
-    os.chmod(short_runtime_dir / "opsconsole", 0o755)  # ours but too wide: tightened, not refused
-    start_engine()
+    start_engine()  # a 0755 one is refused, not tightened: tests/test_control_trust.py
     db = tmp_path / "history.db"
     control_answers(db)
     path = socket_path(db)
@@ -70,15 +68,15 @@ def test_socket_is_0600_in_a_0700_directory_of_the_runtime_dir(start_engine, tmp
     assert mode(path.parent) == 0o700
 
 
-def test_without_a_runtime_dir_the_socket_goes_to_a_private_tmp_dir(start_engine, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_runtime_dir_the_socket_goes_beside_the_history(start_engine, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("XDG_RUNTIME_DIR")
     start_engine()
     db = tmp_path / "history.db"
     control_answers(db)
     path = socket_path(db)
-    assert path == fallback_socket(db) and path.parent == Path(f"/tmp/opsconsole-{os.getuid()}")
-    assert mode(path) == 0o600 and mode(path.parent) == 0o700
+    assert path == Path(os.path.realpath(tmp_path)) / "history.db.sock"
+    assert stat.S_ISSOCK(os.lstat(path).st_mode) and mode(path) == 0o600
 
 
 def test_another_uid_is_refused_and_recorded(start_engine, tmp_path: Path) -> None:
@@ -112,7 +110,9 @@ class _StrictServer(ControlServer):
 @pytest.mark.skipif(not ROOT or not os.access(SYSTEM_PYTHON, os.X_OK),
                     reason="connecting as another real user needs root (setuid) and /usr/bin/python3; the uid "
                     "check itself is covered by test_another_uid_is_refused_and_recorded")
-def test_a_real_other_user_cannot_connect_and_is_refused_even_past_the_file_modes(start_engine, tmp_path: Path) -> None:
+def test_a_real_other_user_cannot_connect_and_is_refused_even_past_the_file_modes(
+        start_engine, tmp_path: Path, short_runtime_dir: Path) -> None:
+    os.chmod(short_runtime_dir, 0o755)  # like /run/user: the other user may reach opsconsole/, not enter it
     start_engine()
     db = tmp_path / "history.db"
     control_answers(db)

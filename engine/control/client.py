@@ -1,6 +1,10 @@
 """A blocking client of an engine's control socket, for threads that may block: the attach
 source's poller and the CLI verbs. Every failure to reach the engine is a ControlUnavailable whose
 text says what an operator should know ("no engine is running for ...: start one with ...").
+
+Nothing is sent before the socket is trusted (trust.py): its directory is checked before connect,
+the listener's uid (SO_PEERCRED) right after. A socket that fails either is a ControlUnsafe, raised
+at once rather than skipped for the next place: someone else is there, and the operator must know.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from typing import Any
 
 from engine.commands import Command, CommandResult
 from engine.control import protocol
-from engine.control.paths import socket_candidates
+from engine.control.paths import Place, client_places
+from engine.control.trust import history_dir_problem, peer_problem, private_dir_problem
 from engine.snapshot import Snapshot
 from engine.snapshot_codec import SnapshotCodecError, from_jsonable
 
@@ -24,6 +29,11 @@ class ControlUnavailable(Exception):
     """The engine cannot be reached (or stopped answering); str() is the reason."""
 
 
+class ControlUnsafe(ControlUnavailable):
+    """The socket is not provably our engine's (another user's directory or listener): nothing
+    was sent; str() names the path, the owner found and what to do."""
+
+
 class ControlRefused(Exception):
     """The engine answered, and refused the request; str() is its reason."""
 
@@ -31,10 +41,10 @@ class ControlRefused(Exception):
 class ControlClient:
     """One connection, opened on first use and reopened after a failure."""
 
-    def __init__(self, db_path: Path, *, timeout: float = SNAPSHOT_TIMEOUT, socket_path: Path | None = None) -> None:
+    def __init__(self, db_path: Path, *, timeout: float = SNAPSHOT_TIMEOUT, place: Place | None = None) -> None:
         self.db_path = Path(db_path)
         self.timeout = timeout
-        self.socket_path = socket_path  # this socket only (a discovered engine), not the db's candidates
+        self.place = place  # this socket only (a discovered engine), not the db's candidates
         self.path: Path | None = None  # the socket connected to
         self._sock: socket.socket | None = None
         self._file: Any = None
@@ -98,15 +108,24 @@ class ControlClient:
         if self._sock is not None:
             return self._sock
         reasons: list[str] = []
-        for path in [self.socket_path] if self.socket_path is not None else socket_candidates(self.db_path):
+        for place in [self.place] if self.place is not None else client_places(self.db_path):
+            path = place.path
+            why = _directory_problem(place)
+            if why is not None:
+                reasons.append(why)
+                continue
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(self.timeout)
             try:
                 sock.connect(str(path))
+                problem = peer_problem(sock, path)
             except OSError as exc:
                 sock.close()
                 reasons.append(_why(path, exc))
                 continue
+            if problem is not None:
+                sock.close()
+                raise ControlUnsafe(_unsafe(path, problem))
             self._sock, self._file, self.path = sock, sock.makefile("rb"), path
             return sock
         raise ControlUnavailable(_unavailable(self.db_path, reasons))
@@ -126,6 +145,27 @@ class ControlClient:
         self.close()
 
 
+def _directory_problem(place: Place) -> str | None:
+    """None if `place`'s directory may hold our engine's socket; a reason to look elsewhere if it
+    cannot (missing); ControlUnsafe if another user could be behind it."""
+    directory = place.path.parent
+    try:
+        problem = private_dir_problem(directory) if place.own_dir else history_dir_problem(directory)
+    except FileNotFoundError:
+        return f"{place.path} does not exist"
+    except OSError as exc:
+        return f"{directory}: {exc.strerror or exc}"
+    if problem is None:
+        return None
+    if not place.own_dir:  # the engine would not have used this history's directory either
+        return f"{place.path} not used ({problem})"
+    raise ControlUnsafe(_unsafe(place.path, problem))
+
+
+def _unsafe(path: Path, problem: str) -> str:
+    return f"refusing to talk to the engine at {path}: {problem}; nothing was sent to it"
+
+
 def _why(path: Path, exc: OSError) -> str:
     if exc.errno == errno.ENOENT:
         return f"{path} does not exist"
@@ -137,7 +177,7 @@ def _why(path: Path, exc: OSError) -> str:
 
 
 def _unavailable(db_path: Path, reasons: list[str]) -> str:
-    if reasons and all(r.endswith("does not exist") for r in reasons):
+    if reasons and all(r.endswith("does not exist") or " not used (" in r for r in reasons):
         return (f"no engine is running for {db_path} (no control socket: {', '.join(reasons)}); "
                 "start one with `opsconsole --headless`")
     return f"cannot reach the engine for {db_path}: {'; '.join(reasons)}"

@@ -3,7 +3,10 @@
 status` with no config finds the one engine, or names them all when there are several.
 
 A socket that refuses the connection is a dead engine's leftover (kill -9): not an engine, and
-left alone (the next engine on that history replaces it). Nothing here reads a config file.
+left alone (the next engine on that history replaces it). A directory or a listener that fails
+the checks of trust.py (another user's /tmp/opsconsole-<uid>, a listener of another uid) is never
+talked to: it is skipped, and reported with the reason (Discovery.skipped), so the operator learns
+that someone else is there. Nothing here reads a config file.
 """
 
 from __future__ import annotations
@@ -13,8 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.control.client import ControlClient, ControlRefused, ControlUnavailable
-from engine.control.paths import socket_dirs
+from engine.control.client import (
+    ControlClient,
+    ControlRefused,
+    ControlUnavailable,
+    ControlUnsafe,
+)
+from engine.control.paths import SUFFIX, Place, socket_dirs
+from engine.control.trust import history_dir_problem, private_dir_problem
 
 HELLO_TIMEOUT = 2.0  # a live engine answers hello from its loop within milliseconds
 
@@ -45,25 +54,50 @@ class RunningEngine:
         return f"{self.db} — config {config}{profile}, {kind}{pid}{up}"
 
 
-def running_engines() -> list[RunningEngine]:
-    """This user's engines that answer, in socket-directory order, one per history."""
+@dataclass(frozen=True)
+class Discovery:
+    engines: list[RunningEngine]
+    skipped: list[str]  # sockets and directories not talked to, each with why and what to do
+
+
+def discover() -> Discovery:
+    """This user's engines that answer, in socket-directory order, one per history, and what was
+    skipped as not safe to talk to."""
     found: dict[str, RunningEngine] = {}
-    for directory in socket_dirs():
+    skipped: list[str] = []
+    for directory, own_dir in socket_dirs():
         try:
-            sockets = sorted(p for p in directory.glob("*.sock") if p.is_socket())
-        except OSError:  # a directory we cannot list is not ours to report on
+            problem = private_dir_problem(directory) if own_dir else history_dir_problem(directory)
+            sockets = sorted(p for p in directory.glob(f"*{SUFFIX}") if p.is_socket()) if problem is None else []
+        except OSError:  # missing, or a directory we cannot list: nothing of ours to report on
+            continue
+        if problem is not None:
+            if own_dir:  # a history's directory that is not private is just not one the engine uses
+                skipped.append(f"{directory} not looked into: {problem}")
             continue
         for path in sockets:
-            engine = _hello(path)
+            try:
+                engine = _hello(Place(path, own_dir))
+            except ControlUnsafe as exc:
+                skipped.append(str(exc))
+                continue
             if engine is not None:
                 found.setdefault(str(engine.db), engine)
-    return list(found.values())
+    return Discovery(list(found.values()), skipped)
 
 
-def _hello(path: Path) -> RunningEngine | None:
-    client = ControlClient(Path(path.stem), timeout=HELLO_TIMEOUT, socket_path=path)
+def running_engines() -> list[RunningEngine]:
+    return discover().engines
+
+
+def _hello(place: Place) -> RunningEngine | None:
+    """The engine listening at `place`, None if none answers; ControlUnsafe if it is not ours."""
+    path = place.path
+    client = ControlClient(Path(path.stem), timeout=HELLO_TIMEOUT, place=place)
     try:
         facts = client.hello()
+    except ControlUnsafe:
+        raise
     except (ControlUnavailable, ControlRefused):
         return None
     finally:

@@ -1,6 +1,8 @@
 """The control socket's server: an engine component serving snapshots and commands to attached
 consoles and CLI verbs of the same user.
 
+- It listens only in a directory that is ours alone (engine/control/paths.py, trust.py), and
+  refuses to start in one another user made first: that user could otherwise answer in its place.
 - Only the engine's own uid is served: each connection's peer is read with SO_PEERCRED and any
   other uid gets one refusal line and a closed socket, recorded as a warning event.
 - Commands go through `Engine.execute`, which serializes them and writes the audit row; the actor's
@@ -24,7 +26,6 @@ import os
 import pwd
 import socket
 import stat
-import struct
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,7 +33,8 @@ from engine import __version__, secrets
 from engine.commands import Command, CommandResult
 from engine.component import ComponentError, EngineContext
 from engine.control import protocol
-from engine.control.paths import ControlPathError, private_dir, socket_path
+from engine.control.paths import ControlPathError, engine_socket, socket_path
+from engine.control.trust import peer_uid_pid
 from engine.snapshot import Snapshot
 from engine.snapshot_codec import to_jsonable
 
@@ -49,13 +51,6 @@ class ControlledEngine(Protocol):
     async def execute(self, command: Command) -> CommandResult: ...
 
 
-def peer_uid_pid(sock: socket.socket) -> tuple[int, int]:
-    """(uid, pid) of the process at the other end of a Unix socket, from the kernel."""
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    pid, uid, _gid = struct.unpack("3i", creds)
-    return uid, pid
-
-
 def user_name(uid: int) -> str:
     try:
         return pwd.getpwuid(uid).pw_name
@@ -69,7 +64,7 @@ class ControlServer:
     def __init__(self, engine: ControlledEngine, db_path: Path, *, allowed_uid: int | None = None) -> None:
         self.engine = engine
         self.db_path = Path(db_path)
-        self.path = socket_path(self.db_path)
+        self.path = socket_path(self.db_path)  # where it will be; _bind checks and decides
         self.allowed_uid = os.getuid() if allowed_uid is None else allowed_uid
         self._encoded: tuple[Snapshot, bytes] | None = None
         self._encode_lock = asyncio.Lock()
@@ -93,23 +88,16 @@ class ControlServer:
     # ------------------------------------------------------------------------ socket file
     def _bind(self) -> tuple[socket.socket, tuple[int, int]]:
         try:
-            private_dir(self.path.parent)
+            self.path = engine_socket(self.db_path)  # our own dir checked (trust.py), made if missing
         except ControlPathError as exc:
-            raise ComponentError(f"control socket: {exc}") from None
-        try:
-            info = os.lstat(self.path)
-        except FileNotFoundError:
-            pass
-        else:
-            # We hold the database's engine lock, so a socket here is a dead engine's leftover.
-            if not stat.S_ISSOCK(info.st_mode):
-                raise ComponentError(f"control socket: {self.path} exists and is not a socket: remove it")
-            os.unlink(self.path)
+            raise ComponentError(f"control socket: refusing to listen: {exc}") from None
+        # We hold the database's engine lock, so a socket here is a dead engine's leftover.
+        _remove_leftover_socket(self.path)
         # Bound and listening under a temporary name, then renamed into place: a client that sees
         # the socket file never meets "connection refused" from the gap between bind and listen
         # (the name is no longer than the socket's own, so it fits sun_path too).
         staging = self.path.with_suffix(".tmp")
-        staging.unlink(missing_ok=True)  # a dead engine's leftover: we hold the engine lock
+        _remove_leftover_socket(staging)  # a dead engine's: we hold the engine lock
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.bind(str(staging))
@@ -235,6 +223,18 @@ class ControlServer:
             "profile": snapshot.profile, "started_at": snapshot.started_at,
         }
         return hello | _engine_facts(self.engine)
+
+
+def _remove_leftover_socket(path: Path) -> None:
+    """Unlink a socket file at `path`; never anything else (beside a history, a file of that name
+    may be the user's)."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(info.st_mode):
+        raise ComponentError(f"control socket: {path} exists and is not a socket: remove it")
+    os.unlink(path)
 
 
 async def _discard_input(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
