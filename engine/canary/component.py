@@ -481,6 +481,8 @@ class CanaryComponent:
             return
         self._restore_analysis(row)
         self._record(transition, ENGINE_ACTOR, "warning")
+        if transition.after is Status.PAUSED:  # the engine decided this, so the audit says so
+            self._audit_automatic("rollout.pause", transition.reason, True, self._context())
         if transition.after is Status.ROLLING_BACK:
             self._rollback_why = ": finishing a rollback interrupted by a restart"
             await self._rollback(ENGINE_ACTOR, "", automatic=True)
@@ -511,20 +513,39 @@ class CanaryComponent:
                            f"could not re-apply weight {r.weight}% after the restart: {report.detail}",
                            {"rollout_id": r.id})
 
+    def _actuation_cut_off(self) -> str:
+        """An actuation outlived the stop: traffic may be at the old weight or the new one. Say so
+        where an operator looks (an event, the audit, the pause's reason); the next start re-applies
+        the recorded weight (`_reapply`), which settles it."""
+        r = self.m.rollout
+        recorded = f"{r.weight}%" if r is not None else "none"
+        message = (f"an actuation was still running {STOP_WAIT:g}s after the engine began to stop and was cut "
+                   f"off: the weight traffic gets is uncertain (recorded {recorded}) until it is re-applied at "
+                   "the next start")
+        log.error("canary: %s", message)
+        if r is not None:
+            self._record(self.m.note(message), ENGINE_ACTOR, "critical")  # the rollout row says it too
+        else:
+            self.ctx.event("rollout", "critical", SOURCE, message)
+        self._audit_automatic("rollout.actuation_cut_off", message, False, self._context())
+        return f"; weight uncertain: an actuation was cut off (recorded {recorded})"
+
     async def _on_stop(self) -> None:
         """The engine is stopping: let an actuation finish, then pause a running rollout."""
         pending = [task for task in self._ops if not task.done()]
+        cut_off = ""
         if pending:
             _, still = await asyncio.wait(pending, timeout=STOP_WAIT)
-            if still:
-                log.error("canary: an actuation was still running %.1fs after the stop began", STOP_WAIT)
+            if still and self.machine is not None:
+                cut_off = self._actuation_cut_off()
         if not self.pause_on_stop or self.machine is None:
             return
         r = self.m.rollout
         if r is None or r.status not in (Status.RUNNING, Status.WAITING):
             return
         context = self._context()
-        t = self.m.pause(f"paused at {self._where()}: the engine is stopping (console closed or terminal hung up)")
+        t = self.m.pause(f"paused at {self._where()}: the engine is stopping (console closed or terminal hung up)"
+                         + cut_off)
         self._record(t, ENGINE_ACTOR, "warning")
         self._audit_automatic("rollout.pause", t.reason, True, context)
         self._publish()
