@@ -5,6 +5,7 @@ that does not exist. Run as a real `opsconsole config check` process, as an oper
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -141,3 +142,18 @@ def test_a_good_config_passes_and_creates_nothing(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "OK" in done.stdout
     assert not history.parent.exists()  # a check, not a start
+
+
+def test_a_history_on_a_read_only_filesystem_is_refused(tmp_path: Path) -> None:
+    """A real read-only mount, in a private mount namespace (unshare -m: root, or user namespaces)."""
+    mount_point = tmp_path / "ro"
+    mount_point.mkdir()
+    config = write(tmp_path / "opsconsole.yaml", f"store:\n  path: {mount_point / 'sub' / 'history.db'}\n")
+    argv = " ".join(shlex.quote(a) for a in [*opsconsole_argv(), "config", "check", str(config)])
+    done = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o ro none {shlex.quote(str(mount_point))}"
+                           f" || exit 77; {argv}"], capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode == 77 or "unshare failed" in done.stderr:
+        pytest.skip(f"cannot mount a read-only filesystem here: {done.stderr.strip()[:200]}")
+    assert done.returncode == 2, done
+    assert (f"{config}:2: store.path: cannot create {mount_point / 'sub' / 'history.db'}: {mount_point} is on a "
+            "read-only filesystem") in done.stderr

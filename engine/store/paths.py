@@ -31,6 +31,8 @@ def unusable(path: Path) -> str | None:
     if path.is_dir():
         return f"{path} is a directory: set store.path to a file, e.g. {path / 'history.db'}"
     if path.exists():
+        if _read_only_fs(path):
+            return f"cannot open {path} for writing: it is on a read-only filesystem"
         if not os.access(path, os.R_OK | os.W_OK):
             return f"cannot open {path}: permission denied (it must be readable and writable by this user)"
         return None
@@ -39,9 +41,18 @@ def unusable(path: Path) -> str | None:
         probe = probe.parent
     if not probe.is_dir():
         return f"cannot create {path}: {probe} is not a directory"
+    if _read_only_fs(probe):
+        return f"cannot create {path}: {probe} is on a read-only filesystem"
     if not os.access(probe, os.W_OK | os.X_OK):
         return f"cannot create {path}: {probe} is not writable by this user"
     return None
+
+
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False  # cannot tell: the open itself will say why
 
 
 def prepare(path: Path) -> bool:
