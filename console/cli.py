@@ -83,8 +83,37 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", help="profile from the config's profiles: (default: $OPSCONSOLE_PROFILE)")
 
 
+# Options whose value may start with '-' ("-5m": five minutes before the end). argparse reads a
+# separate "-5m" as an unknown option, so `--since -5m` is joined into `--since=-5m` first.
+TIME_OPTIONS = ("--at", "--since", "--until")
+
+
+def join_time_values(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    items = iter(argv)
+    for item in items:
+        if item in TIME_OPTIONS:
+            value = next(items, None)
+            out.append(item if value is None else f"{item}={value}")
+        else:
+            out.append(item)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """The command line; output cut off by a closed pipe (`| head`) ends quietly, as in other tools."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # Python flushes stdout again at exit and would print a second traceback: point it at
+        # /dev/null first. 141 is what a shell reports for a process killed by SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _main(argv: list[str] | None = None) -> int:
+    argv = join_time_values(list(sys.argv[1:] if argv is None else argv))
     # `opsconsole --config x.yaml` means `opsconsole run --config x.yaml`.
     if not argv or (argv[0] not in SUBCOMMANDS + cli_remote.COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "run")

@@ -122,7 +122,9 @@ def test_a_missing_key_says_what_it_is_for(tmp_path: Path) -> None:
         "  stages: [{weight: 100}]\n"
         "  actuator:\n"
         "    kind: nginx\n"
-        f"    upstream_file: {tmp_path / 'upstream.conf'}\n",
+        "    nginx: /usr/sbin/nginx\n"  # a key named like the tag: the path must not become actuator.nginx.upstream
+        f"    upstream_file: {tmp_path / 'upstream.conf'}\n"
+        "    upstream_flie: typo\n",
         encoding="utf-8",
     )
     with pytest.raises(ConfigError) as caught:
@@ -133,4 +135,5 @@ def test_a_missing_key_says_what_it_is_for(tmp_path: Path) -> None:
         f"{path}:4: canary.actuator.stable: required: the stable version's servers, as nginx writes them, "
         "e.g. `[127.0.0.1:8481]` or `[unix:/run/app-v1.sock]`",
         f"{path}:4: canary.actuator.canary: required: the canary version's servers, e.g. `[127.0.0.1:8482]`",
+        f"{path}:8: canary.actuator.upstream_flie: unknown key 'upstream_flie' (did you mean 'upstream_file'?)",
     ]

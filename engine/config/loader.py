@@ -440,6 +440,10 @@ def _locate(loc: tuple[Any, ...], data: Any) -> tuple[KeyPath, type[BaseModel] |
     tp: Any = Config
     parent: Any = None
     for index, part in enumerate(loc):
+        member = typewalk.member_named(tp, part)
+        if member is not tp and len(typewalk.union_members(tp)) > 1:
+            tp = member  # a union's tag ("nginx"), even when the data has a key of that name
+            continue
         present = (isinstance(data, dict) and part in data) or (
             isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
         )
