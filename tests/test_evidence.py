@@ -180,6 +180,25 @@ def test_a_refused_target_is_down_and_rolls_back_after_consecutive_checks() -> N
     assert results[-1].up is not None and results[-1].up.name == UP
 
 
+def test_a_canary_answering_its_traffic_is_up_though_its_circuit_is_still_open() -> None:
+    """A new rollout right after the canary came back: the collector's breaker still says "open"
+    until its next probe (open_for), but the canary is answering real requests. Counting the stale
+    circuit as down would roll back a healthy canary in `consecutive` checks."""
+    analysis, traffic = Analysis(config()), Traffic()
+    results = []
+    for t in range(1, 16):
+        traffic.second(t, CANARY, 4)
+        traffic.second(t, BASELINE, 36)
+        if t % 5 == 0:
+            ctx = CheckContext(now=t, weight=10, down="target canary circuit open: connection refused")
+            results.append(analysis.evaluate(traffic.readings(t), context=ctx))
+    assert [r.action for r in results] == ["none", "none", "none"]
+    assert all(r.up is not None and r.up.state == PASS and r.up.consecutive == 0 for r in results)
+    why = results[-1].up.why
+    assert why.startswith("answering: ") and why.endswith(
+        " canary requests in log:c, though target canary circuit open: connection refused"), why
+
+
 def test_no_canary_traffic_while_the_baseline_is_served_is_down_but_quiet_is_not() -> None:
     analysis, traffic = Analysis(config()), Traffic()
     for t in range(1, 6):

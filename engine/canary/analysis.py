@@ -469,13 +469,31 @@ class Analysis:
         if not down.enabled:
             return None
         cause = ctx.down or self._down_from_counts(readings, ctx)
+        answering = self._answering(readings, ctx) if ctx.down else None
+        if answering:  # its own traffic outranks a breaker's or a health check's memory of it
+            cause = None
         if count:
             self._up.count(cause is not None)
         return RuleOutcome(
             name=UP, series="", state=BREACH if cause else PASS, value=None, limit=0.0, op="",
             consecutive=self._up.consecutive, consecutive_limit=down.consecutive, total=self._up.total,
-            total_limit=None, why=cause or "",
+            total_limit=None, why=cause or (f"{answering}, though {ctx.down}" if answering else ""),
         )
+
+    def _answering(self, readings: Mapping[str, Reading], ctx: CheckContext) -> str | None:
+        """The canary answered real requests in this check, mostly not as unavailable: it is up,
+        whatever a circuit opened before it came back (the breaker probes only every `open_for`)
+        or a health check's hysteresis still says. None when its traffic says nothing."""
+        since = max(ctx.previous_check or -math.inf, ctx.now - self.config.analysis_window, ctx.settled_at)
+        for rule in self.config.rules:
+            canary = readings.get(rule.series)
+            if canary is None or canary.counts is None:
+                continue
+            c = canary.counts.counts(since, ctx.now)
+            if c.requests - c.unavailable >= self.config.down.min_unavailable and c.unavailable < c.requests / 2:
+                return (f"answering: {c.requests - c.unavailable:.0f} of {c.requests:.0f} canary requests "
+                        f"in {split_series(rule.series)[0]}")
+        return None
 
     def _down_from_counts(self, readings: Mapping[str, Reading], ctx: CheckContext) -> str | None:
         """The access log or the metrics say the canary is not answering: mostly 502/503/504, or
