@@ -18,7 +18,7 @@ from engine import secrets
 from engine.collect.auth import TokenLifecycleManager
 from engine.collect.client import make_client
 from engine.collect.config import TrackConfig
-from engine.collect.ratelimit import HostRateLimiter
+from engine.collect.ratelimit import RateLimiter
 from engine.collect.scheduler import Ticker
 from engine.collect.target import TargetRunner, both
 from tests.httpfixtures import HttpFixture, Reply, TokenIssuer, json_reply
@@ -52,7 +52,7 @@ class Recorder:
 @dataclass
 class Harness:
     client: Any
-    limiter: HostRateLimiter
+    limiter: RateLimiter
     tokens: TokenLifecycleManager
     slots: asyncio.Semaphore
     sink: Recorder
@@ -73,7 +73,7 @@ async def harness() -> AsyncIterator[Harness]:
     client = make_client(50)
     sink = Recorder()
     tokens = TokenLifecycleManager(client, lambda source, severity, message: sink.event("collect", severity, source, message))
-    yield Harness(client, HostRateLimiter(1000, 1000), tokens, asyncio.Semaphore(50), sink)
+    yield Harness(client, RateLimiter(1000, 1000), tokens, asyncio.Semaphore(50), sink)
     await client.aclose()
 
 
@@ -148,22 +148,48 @@ async def test_500_forever_gives_up_after_the_attempts(harness: Harness, server:
     assert hits[1] - hits[0] >= 0.009 and hits[2] - hits[1] >= 0.019
 
 
-async def test_429_retry_after_is_honoured_for_the_whole_host(harness: Harness, server: HttpFixture) -> None:
+async def test_429_retry_after_holds_back_that_target_not_its_neighbours(harness: Harness, server: HttpFixture) -> None:
     server.route("/m", Reply(429, headers={"Retry-After": "1"}), OK)
     runner = harness.runner(server.url("/m"))
     await runner.scrape()
     first, second = server.hits("/m")
     assert second.t - first.t >= 0.95  # waited as told, not the 20 ms backoff
     assert runner.state == "OK" and harness.sink.metrics()["value"] == 42
-    # Another target on the same host, asked right after the 429, waits too (or gives up in time).
+    # A target told to wait longer than its interval sends nothing until then, and says why...
     server.route("/other", Reply(429, headers={"Retry-After": "30"}))
-    await harness.runner(server.url("/other"), track={"retry": {"attempts": 1}}).scrape()
+    limited = harness.runner(server.url("/other"), name="limited", track={"retry": {"attempts": 1}})
+    await limited.scrape()
+    await limited.scrape()
+    assert len(server.hits("/other")) == 1
+    assert limited.state == "RETRYING"
+    assert limited.last_error is not None and limited.last_error.startswith("rate limited: waiting out the server's Retry-After")
+    assert limited.gap_cause().startswith("rate limited: ")
+    assert limited.breaker.failures == 1  # the 429 answer counts; the request held back does not
+    # ...but its neighbour on the same host:port is not held back by another path's 429.
     neighbour = harness.runner(server.url("/m"), name="neighbour", interval="100ms")
     await neighbour.scrape()
-    assert neighbour.state == "RETRYING"
-    assert neighbour.last_error is not None and "Retry-After" in neighbour.last_error
-    assert len(server.hits("/m")) == 2  # no request went out while the host said wait
-    assert neighbour.breaker.failures == 0  # being told to slow down is not a failure
+    assert neighbour.state == "OK"
+    assert len(server.hits("/m")) == 3
+
+
+async def test_nothing_but_429_opens_the_circuit_as_rate_limited(harness: Harness, server: HttpFixture) -> None:
+    server.route("/m", Reply(429, headers={"Retry-After": "1"}))
+    runner = harness.runner(server.url("/m"), track={"retry": {"attempts": 1}, "breaker": {"failures": 2, "open_for": "200ms"}})
+    await runner.scrape()
+    assert runner.state == "RETRYING"
+    await asyncio.sleep(1.0)
+    await runner.scrape()
+    assert runner.state == "OPEN" and runner.breaker.state == "OPEN"
+    # Held open for the Retry-After (1 s), not open_for (200 ms): the probe would only be refused.
+    assert runner.breaker.reopens_in() > 0.5
+    await runner.scrape()
+    assert len(server.hits("/m")) == 2
+    assert runner.last_error is not None
+    assert runner.last_error.startswith("rate limited: HTTP 429 Too Many Requests, Retry-After 1s; circuit open, next probe in")
+    assert runner.gap_cause() == "rate limited: HTTP 429 Too Many Requests, Retry-After 1s (circuit open)"
+    states = [m for m in harness.sink.messages() if "->" in m and "circuit" not in m]
+    assert states == ["api: PENDING -> RETRYING: HTTP 429 Too Many Requests, Retry-After 1s",
+                      "api: RETRYING -> OPEN: HTTP 429 Too Many Requests, Retry-After 1s"]
 
 
 async def test_404_is_a_configuration_error_and_not_retried(harness: Harness, server: HttpFixture) -> None:

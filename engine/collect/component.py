@@ -1,8 +1,8 @@
 """The collect component: every configured target, scraped on its track's schedule.
 
-Owns the shared pieces (one httpx client, the per-host rate limiter, the token manager, the
-concurrency limits), one TargetRunner per target and one Ticker per (track, interval). It
-contributes `targets` to the Snapshot, declares
+Owns the shared pieces (one httpx client, the rate limiter: a bucket per host and each target's
+Retry-After, the token manager, the concurrency limits), one TargetRunner per target and one
+Ticker per (track, interval). It contributes `targets` to the Snapshot, declares
 each target's cadence to the engine's GapTracker (so a silent target becomes a gap with the
 target's own reason), and owns the verbs `collect.enable` / `collect.disable` (args: target).
 """
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from engine.collect.auth import TokenLifecycleManager
 from engine.collect.client import ClientPool
 from engine.collect.config import CollectConfig, effective_interval
-from engine.collect.ratelimit import HostRateLimiter
+from engine.collect.ratelimit import RateLimiter
 from engine.collect.scheduler import Ticker, group_by_interval
 from engine.collect.target import TargetRunner, both
 from engine.commands import Command, CommandResult
@@ -73,7 +73,7 @@ class CollectComponent:
             decoder.shutdown(wait=False, cancel_futures=True)
 
     def _build(self, ctx: EngineContext, clients: ClientPool, decoder: Executor) -> None:
-        limiter = HostRateLimiter(self.config.rate_limit.rate, self.config.rate_limit.burst)
+        limiter = RateLimiter(self.config.rate_limit.rate, self.config.rate_limit.burst)
         tokens = TokenLifecycleManager(clients.client(0), lambda source, severity, message: ctx.event("collect", severity, source, message))
         all_slots = asyncio.Semaphore(self.config.max_concurrency)
         self.runners, self.tickers = {}, []

@@ -1,8 +1,12 @@
 """Why a scrape failed, as a kind the pipeline can act on and a sentence the operator reads.
 
 Kinds decide what happens next:
-- retryable (connect, timeout, http_5xx, rate_limited): retried with backoff, counted by the breaker
-  (rate_limited is not counted: the target is up and asked us to slow down);
+- retryable (connect, timeout, http_5xx, rate_limited): retried with backoff, counted by the breaker.
+  rate_limited is the server's 429: one is the target asking us to slow down (honoured through its
+  Retry-After), but answers of nothing but 429 are no data either, so they open the circuit like
+  any other run of failures instead of flapping between RETRYING and a lucky OK;
+- throttled: no request was sent, our own limits held it back (the host's token bucket, or the
+  target's Retry-After still running): not retried within the scrape, not counted by the breaker;
 - auth: the token was refused or could not be obtained: AUTH FAILED, not retried blindly;
 - config (4xx other than 401/403/429): the URL or query is wrong: shown as a configuration error;
 - malformed, too_large: the answer came but cannot be used: a named error and a gap;
@@ -14,10 +18,11 @@ from __future__ import annotations
 from typing import Literal
 
 ErrorKind = Literal[
-    "connect", "timeout", "http_5xx", "rate_limited", "auth", "config", "malformed", "too_large", "circuit_open"
+    "connect", "timeout", "http_5xx", "rate_limited", "throttled", "auth", "config", "malformed", "too_large",
+    "circuit_open",
 ]
 RETRYABLE: frozenset[str] = frozenset({"connect", "timeout", "http_5xx", "rate_limited"})
-NOT_COUNTED_BY_BREAKER: frozenset[str] = frozenset({"rate_limited", "auth", "circuit_open"})
+NOT_COUNTED_BY_BREAKER: frozenset[str] = frozenset({"throttled", "auth", "circuit_open"})
 
 
 class ScrapeError(Exception):

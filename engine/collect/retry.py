@@ -1,7 +1,8 @@
 """How long to wait before the next attempt: exponential backoff with jitter, or the server's word.
 
 Only ScrapeErrors whose kind is retryable (connect, timeout, 5xx, 429) are retried; the rest are
-answers that another attempt would not change (a 404, a malformed body, a refused token).
+answers that another attempt would not change (a 404, a malformed body, a refused token), or no
+request at all (throttled: our own limit said wait longer than the target's interval).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class RetryPolicy:
         if not error.retryable or attempt >= self.attempts:
             return False
         # A server asking for a longer pause than we would ever back off gets it through the rate
-        # limiter (every target on that host waits); this scrape gives up instead of sleeping.
+        # limiter (this target's next requests wait for it); this scrape gives up instead of sleeping.
         return error.retry_after is None or error.retry_after <= self.max_backoff
 
     def delay(self, error: ScrapeError, attempt: int) -> float:

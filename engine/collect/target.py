@@ -5,6 +5,10 @@ up to `retry.attempts` times for errors worth retrying; every attempt passes the
 is counted by it. A 401 with a refreshable token gets one refresh and one more try, not counted as
 an attempt. Backoff sleeps hold no concurrency slot: only the request itself does.
 
+A 429 holds back this target for its Retry-After (ratelimit.py: not its neighbours on the host) and
+counts for the breaker, so a target answering nothing but 429 shows OPEN, "rate limited: ...",
+and is probed when its circuit and its Retry-After allow, instead of flapping RETRYING/OK.
+
 The target's state word is what the Gaps panel shows:
 PENDING (not scraped yet), OK, RETRYING (failing, will try again), OPEN (circuit open),
 AUTH FAILED, FAIL (an answer we cannot use: 4xx configuration error, malformed, too large),
@@ -32,7 +36,7 @@ from engine.collect.config import Target, TrackConfig, effective_interval, effec
 from engine.collect.errors import DecodeError, ScrapeError, Unauthorized
 from engine.collect.formats import Decoded, Request, format_for
 from engine.collect.formats.health import level
-from engine.collect.ratelimit import HostRateLimiter
+from engine.collect.ratelimit import RateLimiter
 from engine.collect.retry import RetryPolicy
 from engine.snapshot import TargetView
 from engine.units import format_duration
@@ -69,7 +73,7 @@ class TargetRunner:
         target: Target,
         *,
         client: httpx.AsyncClient,
-        limiter: HostRateLimiter,
+        limiter: RateLimiter,
         token: TokenSource | None,
         slots: Callable[[], Any],
         sink: Sink,
@@ -109,13 +113,16 @@ class TargetRunner:
         if not self.enabled:
             return "disabled by operator"
         error = secrets.redact(self.last_failure or self.last_error or "")
+        limited = self.last_failure_kind in ("rate_limited", "throttled")
+        if self.state == OPEN and limited:  # up, answering only 429: not "down" (canary/down.py)
+            return f"rate limited: {error} (circuit open)"
         if self.state == OPEN:
             return f"circuit open: {error}"
         if self.state == AUTH_FAILED:
             return f"auth failed: {error}"
         if self.state == FAIL:
             return f"target error: {error}"
-        if self.state == RETRYING and self.last_failure_kind == "rate_limited":  # up, and asking us to wait
+        if self.state == RETRYING and limited:  # up, and asking us to wait
             return error if error.startswith("rate limited") else f"rate limited: {error}"
         if self.state == RETRYING:
             return f"target down: {error}"
@@ -158,10 +165,11 @@ class TargetRunner:
         while True:
             attempt += 1
             if not self.breaker.allow():
+                probe = format_duration(self.breaker.reopens_in())
+                if self.last_failure_kind == "rate_limited":  # up, answering only 429: say so first
+                    raise ScrapeError("circuit_open", f"rate limited: {self.last_failure}; circuit open, next probe in {probe}")
                 why = f" ({self.last_failure})" if self.last_failure else ""
-                raise ScrapeError(
-                    "circuit_open", f"circuit open{why}; next probe in {format_duration(self.breaker.reopens_in())}"
-                )
+                raise ScrapeError("circuit_open", f"circuit open{why}; next probe in {probe}")
             headers: dict[str, str] = {}
             try:
                 if self._token is not None:
@@ -177,7 +185,7 @@ class TargetRunner:
                 continue
             except ScrapeError as exc:
                 if exc.counts_for_breaker:
-                    self.breaker.failure(str(exc))
+                    self.breaker.failure(str(exc), hold=exc.retry_after or 0.0)
                 else:
                     self.breaker.release_probe()
                 if not self.retry.should_retry(exc, attempt) or self.breaker.state is BreakerState.OPEN:
@@ -190,7 +198,7 @@ class TargetRunner:
             return result
 
     async def _attempt(self, request: Request, headers: dict[str, str]) -> tuple[Answer, Decoded]:
-        await self._limiter.acquire(self.host, max_wait=self.interval)
+        await self._limiter.acquire(self.host, self.name, max_wait=self.interval)
         async with self._slots():
             answer = await fetch(self._client, request.url, timeout=self.timeout, max_body=self.max_body,
                                  headers=headers or None)
@@ -202,7 +210,7 @@ class TargetRunner:
             raise ScrapeError("auth", f"{answer.reason}: the credentials are not allowed to read {request.url}")
         if status == 429:
             wait = retry_after(answer.headers)
-            self._limiter.block(self.host, wait if wait is not None else self.retry.backoff)
+            self._limiter.block(self.name, wait if wait is not None else self.retry.backoff)
             said = f", Retry-After {format_duration(wait)}" if wait is not None else ""
             raise ScrapeError("rate_limited", f"{answer.reason}{said}", retry_after=wait)
         if status >= 500:
