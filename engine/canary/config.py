@@ -265,6 +265,13 @@ class CommandActuatorConfig(ActuatorBase):
     """How long one command may run before it is killed and the actuation fails."""
 
 
+def _nginx_port(text: str) -> str:
+    problem = nginxconf.port_problem(text)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
 class NginxActuatorConfig(ActuatorBase):
     kind: Literal["nginx"]
     """`nginx`: weights in an upstream include file that this actuator owns, then `nginx -t` and `nginx -s reload`; a failure puts the old file back."""
@@ -272,16 +279,16 @@ class NginxActuatorConfig(ActuatorBase):
     """The include file holding the `upstream` block, which this actuator rewrites (include it from nginx's config, inside `http { }`), e.g. `/etc/nginx/conf.d/checkout-upstream.conf`."""
     upstream: Annotated[str, AfterValidator(_upstream_name)]
     """The name of the nginx upstream block, which the server's `proxy_pass http://NAME;` names, e.g. `checkout`."""
-    stable: Annotated[list[Annotated[str, AfterValidator(_server)]], Field(min_length=1)]
+    stable: Annotated[list[Annotated[str, AfterValidator(_server), AfterValidator(_nginx_port)]], Field(min_length=1)]
     """The stable version's servers, as nginx writes them, e.g. `[127.0.0.1:8481]` or `[unix:/run/app-v1.sock]`."""
-    canary: Annotated[list[Annotated[str, AfterValidator(_server)]], Field(min_length=1)]
+    canary: Annotated[list[Annotated[str, AfterValidator(_server), AfterValidator(_nginx_port)]], Field(min_length=1)]
     """The canary version's servers, e.g. `[127.0.0.1:8482]`."""
     nginx: str = "nginx"
     """The nginx binary, a name on $PATH or a path, e.g. `/usr/sbin/nginx`."""
     args: list[str] = []
     """More arguments given to both `nginx -t` and `nginx -s reload`, e.g. `["-p", "/srv/nginx", "-g", "pid /run/nginx-edge.pid;"]`."""
     main_config: Path | None = None
-    """The nginx main config that includes `upstream_file`, given as `-c` to `nginx -t` and `nginx -s reload`; it must exist and include it, e.g. `/etc/nginx/nginx.conf`."""
+    """The nginx main config that includes `upstream_file`, given as `-c` to `nginx -t` and `nginx -s reload`; it must exist, include it and have a `proxy_pass` (or `grpc_pass`, ...) to `upstream`, e.g. `/etc/nginx/nginx.conf`."""
 
     @field_validator("main_config")
     @classmethod
@@ -296,7 +303,8 @@ class NginxActuatorConfig(ActuatorBase):
             raise ValueError(f"{value} does not exist; the nginx main config this upstream file is included from")
         upstream_file, upstream = info.data.get("upstream_file"), info.data.get("upstream")
         if upstream_file is not None and upstream is not None:
-            problem = nginxconf.include_problem(value, upstream_file, upstream)
+            problem = (nginxconf.include_problem(value, upstream_file, upstream)
+                       or nginxconf.upstream_use_problem(value, upstream))
             if problem:
                 raise ValueError(problem)
         return value

@@ -14,10 +14,16 @@ from somewhere else, so the rollout's record and the traffic would silently disa
 thing the actuator exists to prevent. The check is nginx's own include resolution, so a false
 error means the main config named is not the one nginx runs; a file the check cannot read is
 named in the error, since the actuator's `nginx -t`, run as the same user, must read it too.
+
+The same goes for an `upstream:` that no `proxy_pass`/`grpc_pass`/`fastcgi_pass`/... passes to
+(a typo such as `chekout`): nginx -t passes, the reload is taken, and the weights go to a block no
+request goes through. A pass whose host is a variable (`proxy_pass http://$pool;`) may choose any
+upstream at run time, so then nothing is refused.
 """
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import glob
 import os
@@ -25,6 +31,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The directives that send a request to an upstream block by its name (http and grpc modules).
+PASS_DIRECTIVES = ("proxy_pass", "grpc_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "memcached_pass")
 MAX_DEPTH = 32  # includes within includes; nginx has no limit, a loop of them is a mistake
 GLOB_CHARS = frozenset("*?[")
 
@@ -167,3 +175,67 @@ def include_problem(main: Path, upstream_file: Path, upstream: str) -> str | Non
     if unread:
         text += f" ({unread}: opsconsole runs nginx -t and must read every file nginx reads)"
     return text
+
+
+def port_problem(address: str) -> str | None:
+    """Why nginx would refuse the server address `address` for its port (None: it would not).
+    `host`, `host:port`, `[v6]:port` or `unix:/path`; nginx takes ports 1-65535 (a missing one is 80)."""
+    if address.startswith("unix:"):
+        return None
+    if address.startswith("["):
+        end = address.find("]")
+        if end < 0:
+            return f"an IPv6 address needs its closing ']', got {address!r}"
+        rest = address[end + 1:]
+        if not rest:
+            return None
+        if not rest.startswith(":"):
+            return f"expected [v6]:port, got {address!r}"
+        port = rest[1:]
+    elif address.count(":") > 1:
+        return f"write an IPv6 address in brackets, e.g. [::1]:8080, got {address!r}"
+    elif ":" in address:
+        host, _, port = address.partition(":")
+        if not host:
+            return f"the address has no host before ':{port}', e.g. 127.0.0.1:{port}"
+    else:
+        return None
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        return f"the port of {address!r} must be a number from 1 to 65535, got {port!r}"
+    return None
+
+
+def pass_host(directive: Directive) -> str:
+    """The upstream (or host) a `*_pass` directive sends to: `http://checkout/api` -> `checkout`;
+    "" for a unix: socket. nginx matches upstream names case-insensitively, so lowered."""
+    target = directive.args[0]
+    target = target.split("://", 1)[1] if "://" in target else target
+    if target.startswith("unix:"):
+        return ""
+    host = target.split("/", 1)[0]
+    if not host.startswith("["):
+        host = host.split(":", 1)[0]  # `upstream` blocks take no port: nginx -t refuses one
+    return host.lower()
+
+
+def upstream_use_problem(main: Path, upstream: str) -> str | None:
+    """Why no request nginx serves with `main` would go through `upstream` (None: some `*_pass`
+    uses it, or one passes to a variable, or there is no pass at all to compare with). The text
+    reads after "main_config: "."""
+    tree = read_tree(main)
+    passes = [(d, pass_host(d)) for d in tree.directives if d.name in PASS_DIRECTIVES and d.args]
+    if not passes or any("$" in d.args[0] for d, _ in passes):
+        return None
+    if upstream.lower() in {host for _, host in passes}:
+        return None
+    used: dict[str, list[str]] = {}
+    for d, host in passes:
+        if host:
+            where = f"{d.name} in {d.file}"
+            if where not in used.setdefault(host, []):
+                used[host].append(where)
+    named = "; ".join(f"{host} ({', '.join(where)})" for host, where in sorted(used.items()))
+    close = difflib.get_close_matches(upstream.lower(), list(used), n=1, cutoff=0.6)
+    hint = f"did you mean upstream: {close[0]}?" if close else "set upstream: to the name the server block passes to"
+    return (f"nginx main config {main} and its includes never pass requests to upstream {upstream!r}, so its "
+            f"weights would move no traffic; they pass to {named or 'unix sockets only'}: {hint}")
