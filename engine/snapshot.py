@@ -210,6 +210,8 @@ class RolloutView:
     guarded: bool = True  # automatic rollback is armed (false only while frozen)
     inconclusive: int = 0  # the longest run of inconclusive checks, against inconclusive_limit
     inconclusive_limit: int = 0
+    ended: float | None = None  # when a finished rollout ended: time in stage stops counting there
+    rollback_until: float | None = None  # a promoted rollout's rollback window closes (open while now < it)
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def test_a_good_canary_promotes_through_every_stage(tmp_path: Path, server: Http
         assert result.ok and result.message == "started by alice@203.0.113.9 at 5% (stage 1/4)"
         wait_until(lambda: status(engine) == "promoted", 15, "promotion", engine)
         r = engine.snapshot().rollout
-        assert r is not None and r.weight == 100 and r.verbs == ("start",)
+        assert r is not None and r.weight == 100 and r.verbs == ("start", "rollback")  # rollback: inside canary.rollback_window
         assert r.last_decision.startswith("promoted to 100% from 100% (stage 4/4)")
     assert weights(server) == [5, 10, 50, 100]
     assert len(server.hits("/canary/promote")) == 1 and not server.hits("/canary/rollback")

@@ -33,7 +33,7 @@ from engine.canary.config import CanaryConfig
 from engine.canary.down import down_cause
 from engine.canary.gates import check_gate
 from engine.canary.readings import Points
-from engine.canary.statemachine import HOLDING, Refused, RolloutMachine, Status, Transition, Verb
+from engine.canary.statemachine import HOLDING, Refused, RolloutMachine, Status, Transition, Verb, clock_text
 from engine.canary.view import build_view
 from engine.canary.window import SeriesWindow
 from engine.commands import ENGINE_ACTOR, Actor, Command, CommandResult
@@ -48,10 +48,6 @@ log = logging.getLogger("opsconsole.canary")
 SOURCE = "canary"
 STOP_WAIT = 1.5  # seconds an in-flight actuation may take to finish when the engine stops
 Op = Callable[..., Awaitable[CommandResult]]
-
-
-def clock_text(t: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(t))
 
 
 class CanaryComponent:
@@ -97,7 +93,7 @@ class CanaryComponent:
         if config is None:
             raise ComponentError("canary: no canary: section in the config")
         self.config, self._ctx = config, ctx
-        self.machine = RolloutMachine(config.service, config.stages, self.clock)
+        self.machine = self._new_machine(config)
         self._analysis = Analysis(config)
         self._window = SeriesWindow(ctx)
         async with httpx.AsyncClient() as client:
@@ -129,6 +125,9 @@ class CanaryComponent:
                 await ctx.wait_running()
                 next_due = time.monotonic()
             await self._serialized(self._check)
+
+    def _new_machine(self, config: CanaryConfig) -> RolloutMachine:
+        return RolloutMachine(config.service, config.stages, self.clock, rollback_window=config.rollback_window)
 
     def _register(self, ctx: EngineContext) -> None:
         if self._registered:  # a restarted component keeps its verbs
@@ -306,11 +305,17 @@ class CanaryComponent:
             if automatic:
                 self._audit_automatic("rollout.promote_full", t.reason, False, context)
             return CommandResult(False, t.reason, audit=context)
-        t = m.promoted(f"promoted to 100% from {before}{by} at {clock_text(self.clock())}")
+        now = self.clock()
+        t = m.promoted(f"promoted to 100% from {before}{by} at {clock_text(now)}{self._window_text(now)}")
         self._record(t, actor, actuation=report.detail)
         if automatic:
             self._audit_automatic("rollout.promote_full", t.reason, True, context)
         return CommandResult(True, t.reason, audit=context)
+
+    def _window_text(self, promoted_at: float) -> str:
+        """After a promotion: until when a rollback still undoes it (rollout status prints the decision)."""
+        window = self.m.rollback_window
+        return f"; rollback possible until {clock_text(promoted_at + window)}" if window > 0 else ""
 
     async def _pause(self, actor: Actor, reason: str) -> CommandResult:
         self.m.require(Verb.PAUSE)
@@ -345,7 +350,11 @@ class CanaryComponent:
         assert r is not None and self.config is not None
         context = self._context()
         retry = r.status is Status.ROLLING_BACK
-        if not retry:
+        if r.status is Status.PROMOTED:  # inside the rollback window (require said so): undo the promotion
+            self._rollback_why = f" by {actor.describe()}: {reason or 'no reason given'}"
+            self._record(m.begin_rollback(f"rolling back the promotion to 100% of {clock_text(r.ended or 0.0)}"
+                                          f"{self._rollback_why}"), actor, "warning")
+        elif not retry:
             self._rollback_why = f": {reason}" if automatic else f" by {actor.describe()}: {reason or 'no reason given'}"
             decided = {"decided_at": self.decided_at} if automatic and self.decided_at else {}
             self._record(m.begin_rollback(f"rolling back from {self._where()}{self._rollback_why}"), actor,
@@ -474,7 +483,7 @@ class CanaryComponent:
         except ValueError:  # a status this version does not know: show it, do not guess
             self.ctx.event("rollout", "warning", SOURCE,
                            f"rollout #{row['id']} has an unknown status {row['status']!r} in the history; ignored")
-            self.machine = RolloutMachine(config.service, config.stages, self.clock)
+            self.machine = self._new_machine(config)
             return
         self._last_decision = self.m.rollout.reason if self.m.rollout else ""
         if transition is None:

@@ -405,6 +405,8 @@ class CanaryConfig(Strict):
     """Optional webhooks that must agree before the rollout starts or promotes."""
     auto_start: bool = False
     """Start a rollout when the engine starts and none is in progress."""
+    rollback_window: Annotated[Duration, duration_range("0s", "7d")] = 600.0
+    """How long after a promotion to 100% a rollback still sends traffic back to the stable version; `0` makes a promotion final."""
 
     @property
     def analysis_window(self) -> float:

@@ -6,9 +6,14 @@ machine only ever records what really happened; every transition carries its rea
 
     idle ──start──▶ running ◀──resume── paused / frozen
                       │  hold passed, clean check: next stage (a `manual` hold: waiting-for-promotion)
-                      │  last stage: promoting ──▶ promoted
-                      └─ rollback (operator or a rule's limit): rolling-back ──▶ rolled-back
+                      │  last stage: promoting ──▶ promoted ──rollback (within rollback_window)──┐
+                      └─ rollback (operator or a rule's limit): rolling-back ──▶ rolled-back ◀──────┘
     a start that cannot begin (gate, actuator): aborted
+
+A promotion to 100% can be undone for `rollback_window` seconds after it (Argo Rollouts'
+rollbackWindow, in time rather than revisions): the window is counted from the rollout's `ended`,
+which the store keeps, so a restart inside the window keeps it. Only an operator rolls back a
+promoted rollout; the analysis stops at the promotion.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from engine.canary.config import MANUAL, Stage
+from engine.units import format_duration
 
 
 class Status(StrEnum):
@@ -57,13 +63,18 @@ VERBS: dict[Status, tuple[Verb, ...]] = {
     Status.FROZEN: (Verb.RESUME, Verb.PROMOTE, Verb.PROMOTE_FULL, Verb.ROLLBACK),
     Status.PROMOTING: (),
     Status.ROLLING_BACK: (Verb.ROLLBACK,),  # retry now
-    Status.PROMOTED: (Verb.START,),
+    Status.PROMOTED: (Verb.START,),  # and ROLLBACK while the rollback window is open (verbs())
     Status.ROLLED_BACK: (Verb.START,),
     Status.ABORTED: (Verb.START,),
 }
 
 # What an operator reads when a verb is refused: "cannot resume: the rollout is running".
 VERB_TEXT = {Verb.PROMOTE_FULL: "promote to 100%", Verb.ROLLBACK: "roll back"}
+
+
+def clock_text(t: float) -> str:
+    """A wall time as an operator reads it in decisions and refusals: 14:32:05."""
+    return time.strftime("%H:%M:%S", time.localtime(t))
 
 
 class Refused(Exception):
@@ -103,10 +114,12 @@ class Transition:
 
 
 class RolloutMachine:
-    def __init__(self, service: str, stages: Sequence[Stage], clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, service: str, stages: Sequence[Stage], clock: Callable[[], float] = time.time,
+                 rollback_window: float = 0.0) -> None:
         self.service = service
         self.stages = tuple(stages)
         self.clock = clock
+        self.rollback_window = rollback_window  # seconds after a promotion to 100% that R undoes it
         self.rollout: Rollout | None = None
 
     # -- questions -----------------------------------------------------------------------------
@@ -115,14 +128,38 @@ class RolloutMachine:
     def status(self) -> Status:
         return self.rollout.status if self.rollout is not None else Status.IDLE
 
+    @property
+    def rollback_until(self) -> float | None:
+        """When the rollback window of a promoted rollout closes (open or not); None when the
+        rollout is not promoted or a promotion is final (rollback_window 0)."""
+        r = self.rollout
+        if r is None or r.status is not Status.PROMOTED or r.ended is None or self.rollback_window <= 0:
+            return None
+        return float(r.ended) + self.rollback_window
+
     def verbs(self) -> tuple[Verb, ...]:
+        until = self.rollback_until
+        if until is not None and self.clock() < until:
+            return (*VERBS[Status.PROMOTED], Verb.ROLLBACK)
         return VERBS[self.status]
 
     def require(self, verb: Verb) -> None:
         if verb not in self.verbs():
             status = self.status
             what = "there is no rollout" if status is Status.IDLE else f"the rollout is {status}"
+            if verb is Verb.ROLLBACK and status is Status.PROMOTED:
+                what = self._window_closed()
             raise Refused(f"cannot {VERB_TEXT.get(verb, str(verb))}: {what}")
+
+    def _window_closed(self) -> str:
+        """Why a promoted rollout cannot be rolled back any more: the window closed, or there is none."""
+        r = self.rollout
+        assert r is not None
+        until = self.rollback_until
+        if until is None:
+            return "the rollout is promoted, and a promotion is final (canary.rollback_window is 0)"
+        return (f"the rollout was promoted to 100% at {clock_text(until - self.rollback_window)}; its rollback window "
+                f"({format_duration(self.rollback_window)}) closed at {clock_text(until)}")
 
     def stage_weight(self, index: int) -> int:
         return self.stages[index].weight
@@ -216,7 +253,8 @@ class RolloutMachine:
         return self._move(reason, status=Status.RUNNING, hold_deadline=self.clock() + left, hold_left=None)
 
     def begin_rollback(self, reason: str) -> Transition:
-        return self._move(reason, status=Status.ROLLING_BACK, hold_deadline=None, hold_left=None)
+        # Not ended while traffic is on its way back (a promoted rollout had ended; its rollback has not).
+        return self._move(reason, status=Status.ROLLING_BACK, hold_deadline=None, hold_left=None, ended=None)
 
     def rolled_back(self, reason: str) -> Transition:
         return self._move(reason, status=Status.ROLLED_BACK, weight=0, ended=self.clock())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.canary.analysis import CheckResult, RuleOutcome
 from engine.canary.config import MANUAL, CanaryConfig
-from engine.canary.statemachine import RolloutMachine, Status
+from engine.canary.statemachine import FINISHED, RolloutMachine, Status
 from engine.snapshot import ComparisonView, RolloutView, RuleView
 from engine.units import format_duration
 
@@ -73,4 +73,6 @@ def build_view(
         guarded=machine.status is not Status.FROZEN,
         inconclusive=check.inconclusive if check is not None else 0,
         inconclusive_limit=config.inconclusive_limit,
+        ended=r.ended if r is not None and r.status in FINISHED else None,
+        rollback_until=machine.rollback_until,
     )
