@@ -64,7 +64,7 @@ class Harness:
                 "targets": [{"name": "api", "url": url, "format": fmt, **target}]}
         config = TrackConfig.model_validate(spec)
         return TargetRunner(config, config.targets[0], client=self.client, limiter=self.limiter,
-                            token=self.tokens.source_for(config.targets[0].auth),
+                            token=self.tokens.source_for(config.targets[0].auth, config.targets[0].name),
                             slots=lambda: both(self.slots), sink=self.sink)
 
 
@@ -72,7 +72,8 @@ class Harness:
 async def harness() -> AsyncIterator[Harness]:
     client = make_client(50)
     sink = Recorder()
-    tokens = TokenLifecycleManager(client, lambda source, severity, message: sink.event("collect", severity, source, message))
+    tokens = TokenLifecycleManager(
+        client, lambda source, severity, message, data: sink.event("collect", severity, source, message, data))
     yield Harness(client, RateLimiter(1000, 1000), tokens, asyncio.Semaphore(50), sink)
     await client.aclose()
 
@@ -296,18 +297,19 @@ async def test_client_credentials_token_then_401_refresh(harness: Harness, serve
 
 
 async def test_token_is_refreshed_before_it_expires(harness: Harness, server: HttpFixture) -> None:
-    issuer = TokenIssuer("svc", "another-secret", expires_in=2.0)
+    issuer = TokenIssuer("svc", "another-secret", expires_in=1.0)
     server.route("/token", issuer.token_endpoint)
     server.route("/m", issuer.protect(OK))
     auth = {"kind": "client_credentials", "token_url": server.url("/token"), "client_id": "svc",
-            "client_secret": "another-secret", "refresh_before": "1800ms"}
+            "client_secret": "another-secret", "refresh_before": "400ms"}
     runner = harness.runner(server.url("/m"), auth=auth)
-    for _ in range(3):
+    for _ in range(5):
         await runner.scrape()
         assert runner.state == "OK"
         await asyncio.sleep(0.3)
-    assert len(issuer.issued) >= 3  # valid for 2 s, refreshed 1.8 s early: after ~200 ms
+    assert len(issuer.issued) >= 2  # valid for 1 s, refreshed 400 ms early: after ~600 ms
     assert issuer.refused == 0  # never sent an expired token: refreshed before, not after a 401
+    assert not [m for m in harness.sink.messages() if "expired" in m or "refresh_before" in m]
 
 
 async def test_failing_token_endpoint_is_auth_failed(harness: Harness, server: HttpFixture) -> None:

@@ -5,9 +5,19 @@ client and scope share one, so a fleet of targets refreshes once, not once per t
 
 Client credentials (RFC 6749 4.4): POST grant_type=client_credentials to `token_url` with the
 client's id and secret as HTTP Basic auth (the form every server must accept). The token is
-refreshed `refresh_before` it expires; a 401 from a target makes the target ask for one refresh
-and retry once. A failing token endpoint is retried with backoff (1 s doubling to 60 s), not at
-every tick of every target. Refreshes, failures and expiry are events.
+refreshed `refresh_before` it expires, but never before half its lifetime has passed: at the later
+of expiry - refresh_before and issued + lifetime/2. The lead exists to cover a slow or failing
+endpoint while the old token still works; a lead as long as the lifetime (5 s tokens with the
+default 30 s) would refresh at every use (issue 18: 172 token calls for 74 scrapes). Half the
+lifetime keeps both ends: at most two token calls per lifetime (a cost the server chose with its
+lifetime), and half the lifetime of margin to retry a failing endpoint. When the clamp applies the
+operator hears it once, naming the targets, the lifetime and the setting.
+
+A 401 from a target makes the target ask for one refresh and retry once. A failing token endpoint
+is retried with backoff (1 s doubling to 60 s), not at every tick of every target. The first
+token, a refresh after a 401, failures and a token that expired before a new one could be had are
+events; routine refreshes go to the log (a 5 s token would be 24 events a minute). A token that
+expired unused between two scrapes, replaced at the next, is not news and not reported.
 
 Every token and secret is registered with engine.secrets as soon as it is known, so it is masked
 wherever it might surface (an exception text, an event, the log).
@@ -18,9 +28,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote_plus
 
 import httpx
@@ -34,8 +45,11 @@ from engine.units import format_duration
 TOKEN_BODY_LIMIT = 64 * 1024
 DEFAULT_EXPIRES_IN = 3600.0  # a token response without expires_in: assume an hour
 MAX_FAILURE_BACKOFF = 60.0
+MIN_LIFETIME_SHARE = 0.5  # a token is used for at least this share of its lifetime before a refresh
 
-Emit = Callable[[str, str], None]  # (severity, message)
+log = logging.getLogger(__name__)
+
+Emit = Callable[[str, str, dict[str, Any] | None], None]  # (severity, message, event data)
 
 
 class TokenSource(Protocol):
@@ -77,6 +91,9 @@ class ClientCredentials:
         self._emit = emit
         self._token: str | None = None
         self._expires_at = 0.0  # monotonic
+        self._refresh_at = 0.0  # monotonic: refresh_time()
+        self.targets: list[str] = []  # who uses this token: named when it is reported
+        self._clamp_reported = False
         self._lock = asyncio.Lock()
         self._failures = 0
         self._retry_at = 0.0  # monotonic: no call to the endpoint before this after a failure
@@ -88,7 +105,7 @@ class ClientCredentials:
         return f"token endpoint {self.config.token_url}"
 
     async def headers(self) -> dict[str, str]:
-        if self._token is None or time.monotonic() >= self._expires_at - self.config.refresh_before:
+        if self._token is None or time.monotonic() >= self._refresh_at:
             await self._refresh("expiring" if self._token else "first use", stale=self._token)
         assert self._token is not None
         return {"Authorization": f"Bearer {self._token}"}
@@ -101,17 +118,16 @@ class ClientCredentials:
         async with self._lock:
             now = time.monotonic()
             fresh = self._token is not None and self._token != stale
-            if fresh and (forced or now < self._expires_at - self.config.refresh_before):
+            if fresh and (forced or now < self._refresh_at):
                 return  # another target refreshed it while we waited for the lock
-            if self._token is not None and now >= self._expires_at and not self._expiry_reported:
-                self._expiry_reported = True
-                self._emit("warning", f"{self.label}: token expired")
             if now < self._retry_at:
                 if self._token is not None and now < self._expires_at and not forced:
                     return  # still valid: keep using it until the endpoint answers again
+                self._report_expiry(now)
                 raise ScrapeError(
                     "auth", f"{self.label} failed ({self._last_error}); next try in {format_duration(self._retry_at - now)}"
                 )
+            sent = time.monotonic()
             try:
                 token, expires_in = await self._request()
             except ScrapeError as exc:
@@ -119,14 +135,47 @@ class ClientCredentials:
                 backoff = min(MAX_FAILURE_BACKOFF, 2.0 ** (self._failures - 1))
                 self._retry_at = time.monotonic() + backoff
                 self._last_error = str(exc)
-                self._emit("warning", f"{self.label}: token refresh failed: {exc}")
+                self._emit("warning", f"{self.label}: token refresh failed: {exc}", None)
                 if self._token is not None and time.monotonic() < self._expires_at and not forced:
                     return  # the old token is still valid: keep going, try again after the backoff
+                self._report_expiry(time.monotonic())
                 raise ScrapeError("auth", f"{self.label}: {exc}") from None
             secrets.register(token)
-            self._token, self._expires_at = token, time.monotonic() + expires_in
+            recovered = self._failures > 0 or self._expiry_reported
+            # The lifetime runs from when we asked: the server's clock started before its answer came.
+            self._token, self._expires_at = token, sent + expires_in
+            self._refresh_at = refresh_time(sent, expires_in, self.config.refresh_before)
             self._failures, self._retry_at, self._expiry_reported = 0, 0.0, False
-            self._emit("info", f"{self.label}: token refreshed ({reason}), valid for {format_duration(expires_in)}")
+            message = f"{self.label}: token refreshed ({reason}), valid for {format_duration(expires_in)}"
+            if reason == "expiring" and not recovered:
+                log.info("%s", message)  # routine: the history gets the first token, 401s and trouble
+            else:
+                self._emit("info", message, None)
+            self._check_lead(expires_in)
+
+    def _report_expiry(self, now: float) -> None:
+        """Once per token: it expired and no new one could be had (not: it expired unused between scrapes)."""
+        if self._token is not None and now >= self._expires_at and not self._expiry_reported:
+            self._expiry_reported = True
+            self._emit("warning", f"{self.label}: token expired and no new one could be had ({self._last_error})", None)
+
+    def _check_lead(self, lifetime: float) -> None:
+        """Say once that refresh_before does not fit the tokens this endpoint issues."""
+        lead = self.config.refresh_before
+        if self._clamp_reported or lead <= lifetime * (1 - MIN_LIFETIME_SHARE):
+            return
+        self._clamp_reported = True
+        who = f"target{'s' if len(self.targets) != 1 else ''} {', '.join(self.targets) or '(none yet)'}"
+        every = format_duration(lifetime * MIN_LIFETIME_SHARE)
+        setting = f"refresh_before {format_duration(lead)}"
+        why = f"shorter than {setting}, which would refresh at every use" if lead >= lifetime \
+            else f"and {setting} would refresh before half of it is used"
+        self._emit(
+            "warning",
+            f"{self.label} ({who}): its tokens live {format_duration(lifetime)}, {why}; refreshing at half "
+            f"the lifetime (every {every}) instead (set refresh_before to {every} or less to follow it)",
+            {"targets": list(self.targets), "lifetime_s": lifetime, "refresh_before_s": lead},
+        )
 
     async def _request(self) -> tuple[str, float]:
         form = {"grant_type": "client_credentials"}
@@ -152,15 +201,22 @@ class ClientCredentials:
         return token, float(expires_in)
 
 
+def refresh_time(issued: float, lifetime: float, refresh_before: float) -> float:
+    """When a token issued at `issued` for `lifetime` seconds is replaced: `refresh_before` ahead of
+    its expiry, but not before MIN_LIFETIME_SHARE of its lifetime is used (module docstring)."""
+    return max(issued + lifetime - refresh_before, issued + lifetime * MIN_LIFETIME_SHARE)
+
+
 class TokenLifecycleManager:
     """One token source per distinct auth config; targets sharing credentials share a token."""
 
-    def __init__(self, client: httpx.AsyncClient, emit: Callable[[str, str, str], None]) -> None:
+    def __init__(self, client: httpx.AsyncClient, emit: Callable[[str, str, str, dict[str, Any] | None], None]) -> None:
         self._client = client
-        self._emit = emit  # (source, severity, message)
-        self._sources: dict[tuple[str, ...], TokenSource] = {}
+        self._emit = emit  # (source, severity, message, data)
+        self._sources: dict[tuple[str, ...], ClientCredentials] = {}
 
-    def source_for(self, auth: Auth | None) -> TokenSource | None:
+    def source_for(self, auth: Auth | None, target: str | None = None) -> TokenSource | None:
+        """`target`: the name of the target asking, named in what the token source reports."""
         if auth is None:
             return None
         if isinstance(auth, BearerAuth):
@@ -170,6 +226,8 @@ class TokenLifecycleManager:
         if found is None:
             source = f"auth:{auth.client_id}"
             found = self._sources[key] = ClientCredentials(
-                auth, self._client, lambda severity, message: self._emit(source, severity, message)
+                auth, self._client, lambda severity, message, data: self._emit(source, severity, message, data)
             )
+        if target is not None and target not in found.targets:
+            found.targets.append(target)
         return found

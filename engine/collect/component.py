@@ -74,7 +74,10 @@ class CollectComponent:
 
     def _build(self, ctx: EngineContext, clients: ClientPool, decoder: Executor) -> None:
         limiter = RateLimiter(self.config.rate_limit.rate, self.config.rate_limit.burst)
-        tokens = TokenLifecycleManager(clients.client(0), lambda source, severity, message: ctx.event("collect", severity, source, message))
+        tokens = TokenLifecycleManager(
+            clients.client(0),
+            lambda source, severity, message, data: ctx.event("collect", severity, source, message, data),
+        )
         all_slots = asyncio.Semaphore(self.config.max_concurrency)
         self.runners, self.tickers = {}, []
         for track in self.config.tracks:
@@ -82,7 +85,7 @@ class CollectComponent:
             runners = [
                 TargetRunner(
                     track, target, client=clients.client(len(self.runners) + i), limiter=limiter,
-                    token=tokens.source_for(target.auth), slots=lambda s=semaphores: both(*s), sink=self,
+                    token=tokens.source_for(target.auth, target.name), slots=lambda s=semaphores: both(*s), sink=self,
                     decoder=decoder,
                 )
                 for i, target in enumerate(track.targets)

@@ -129,7 +129,7 @@ class ClientCredentialsAuth(Strict):
     scope: str = ""
     """The scope asked for; empty: none."""
     refresh_before: PositiveDuration = 30.0
-    """The token is refreshed this long before it expires."""
+    """The token is refreshed this long before it expires, but never before half its lifetime has passed (5s tokens with `30s` are refreshed every 2.5s, with one warning)."""
     timeout: Annotated[PositiveDuration, duration_range("100ms", "1m")] = 5.0
     """How long the token request may take."""
 
