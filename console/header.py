@@ -6,6 +6,13 @@ The config's name says which file the console runs and how it was found ("prod.y
 --config, "./opsconsole.yaml", "~/.config/opsconsole/config.yaml", "built-in demo": the CLI's
 title, from engine/config/lookup.py); attached and review consoles show the engine's own name.
 
+`health:` is the worst status among the checks that have a result; a check without one yet
+(UNKNOWN: a backup with `every: 0` before its first run, a check that has not answered) does not
+hide that the others are OK, and is counted beside it, muted: `health: OK +1 unknown`. Only when
+no check has a result is the word UNKNOWN. The same order as Spring Boot's health aggregator
+(DOWN, OUT_OF_SERVICE, UP, UNKNOWN: an unknown part never outranks a known one); the count keeps
+the unknown ones visible instead of silently dropped.
+
 The clock is its own 8-cell widget so that, in a quiet second, the header costs ~20 bytes.
 The text before it changes only when the state, rollout or alert count does.
 """
@@ -17,10 +24,11 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Static
 
-from engine.snapshot import EngineState, RolloutView, Snapshot, SourceMode
-
-from console.panels.health import alerts_span, counts, health_span
+from console.panels.base import MUTED, STATUS_STYLES
+from console.panels.health import alerts_span, counts
 from console.render import clock
+from engine.health.state import UNKNOWN, CheckResult
+from engine.snapshot import EngineState, HealthView, RolloutView, Snapshot, SourceMode
 
 STATE_STYLES = {
     "RUNNING": "$success",
@@ -54,6 +62,20 @@ def firing(snapshot: Snapshot) -> int:
     return counts(snapshot)[0]
 
 
+def health_parts(views: tuple[HealthView, ...]) -> list[tuple[str, str]]:
+    """`health: WARN` (the worst check with a result) and `+2 unknown` for those without; [] when
+    no check is configured."""
+    if not views:
+        return []
+    known = [v.status for v in views if v.status != UNKNOWN]
+    unknown = len(views) - len(known)
+    word = CheckResult.worst(*known) if known else UNKNOWN
+    parts = [(f"health: {word}", STATUS_STYLES.get(word, ""))]
+    if known and unknown:
+        parts.append((f" +{unknown} unknown", MUTED))
+    return parts
+
+
 def config_name(snapshot: Snapshot, title: str) -> str:
     """The CLI's title says how the config was found; the engine only knows the file's name."""
     if snapshot.mode is SourceMode.LIVE and title and title != DEFAULT_TITLE:
@@ -71,9 +93,9 @@ def header_content(snapshot: Snapshot | None, title: str, read_only: bool) -> Co
     if snapshot.profile:
         name += f" [{snapshot.profile}]"
     parts += [SEP, name, SEP, rollout_line(snapshot.rollout), SEP, alerts_span(snapshot)]
-    health = health_span(snapshot)
-    if health is not None:
-        parts += [SEP, health]
+    health = health_parts(snapshot.health)
+    if health:
+        parts += [SEP, *health]
     return Content.assemble(*parts)
 
 

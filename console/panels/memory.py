@@ -13,12 +13,19 @@ A series that is absent shows "—", never 0: an operator must be able to tell "
 
 from __future__ import annotations
 
-
+from console.panels.base import (
+    MUTED,
+    SPARK_STYLE,
+    Line,
+    Panel,
+    View,
+    line,
+    sentence,
+    spark_row,
+)
+from console.render import NO_DATA, age, braille_line, fit, format_value, spark_range
 from engine.snapshot import ProcessView, SeriesView, Snapshot
 from engine.units import format_duration, format_size
-
-from console.panels.base import MUTED, SPARK_STYLE, Line, Panel, View, line, sentence, spark_row
-from console.render import NO_DATA, age, braille_line, fit, format_value, spark_range
 
 # (source, metric, label, sparkline?) in display order
 ROWS: tuple[tuple[str, str, str, bool], ...] = (
@@ -45,7 +52,7 @@ class MemoryPanel(Panel):
 
     def view(self, snapshot: Snapshot, width: int) -> View:
         io = io_rows(snapshot, width)
-        processes = process_rows(snapshot.processes, width)
+        processes = process_rows(snapshot.processes, width, snapshot.config_name)
         spare = self.scrollable_content_region.height - len(ROWS) - len(io) - len(processes)
         charted = {"mem_pct": spare >= MEM_CHART_ROWS,
                    "rss_bytes": spare >= MEM_CHART_ROWS + RSS_CHART_ROWS}
@@ -138,9 +145,17 @@ def io_rows(snapshot: Snapshot, width: int) -> list[Line]:
     return rows
 
 
-def process_rows(processes: tuple[ProcessView, ...], width: int) -> list[Line]:
+def where_to_watch(config_name: str) -> str:
+    """Where processes are configured: the file the engine runs (its name, as the header shows
+    it), or just the key for the built-in demo and defaults, which have no file to edit."""
+    if not config_name or config_name.startswith("built-in"):  # engine/runtime.py: "built-in defaults"
+        return "processes: none watched — add monitor: processes: to a config file"
+    return f"processes: none watched — add monitor: processes: to {config_name}"
+
+
+def process_rows(processes: tuple[ProcessView, ...], width: int, config_name: str = "") -> list[Line]:
     if not processes:
-        return list(sentence("processes: none watched — see config.yaml monitor: processes:", width))
+        return list(sentence(where_to_watch(config_name), width))
     top = sorted(processes, key=lambda p: -1 if p.rss_bytes is None else p.rss_bytes, reverse=True)
     name_w = max(6, min(16, width - 28))
     rows = [line((fit(f"{'process':<{name_w}} {'pid':>6} {'cpu':>6} {'rss':>7} {'up':>4}", width), MUTED))]
