@@ -46,21 +46,19 @@ Loader = Callable[[str | None, str | None], Any]  # console.cli._load: LoadedCon
 
 
 def rule_line(rule: "RuleView") -> str:
-    """"error_rate 0.4% (2/500 in 25s) (max 1.0%)  PASS  0/3 consecutive · 0/10 total"."""
-    from engine.units import format_duration, format_value
+    """"error rate 0.4% (2/500 in 25s) / 1.0%  PASS  0/3 consecutive · 0/10 total": the value, its
+    evidence and the limit exactly as the Rollout panel writes them (its head_parts), so a rate
+    reads 6.2% here too, whatever the rule is named."""
+    from console.panels.rollout import head_parts
+
     total = f" · {rule.total}/{rule.total_limit} total" if rule.total_limit is not None else ""
     counters = f"{rule.consecutive}/{rule.consecutive_limit} consecutive{total}"
     state = (rule.state or "not checked yet").upper()
     why = f" ({rule.why})" if rule.why else ""
     if not rule.op:  # the "canary up" check: a state, no value
         return f"{rule.metric}: {'DOWN' if rule.state == 'breach' else state}{why}  {counters}"
-    bound = "max" if rule.op == ">" else "min"
-    value = format_value(rule.metric, rule.value, rule.unit)
-    if rule.n is not None:
-        window = f" in {format_duration(rule.window)}" if rule.window else ""
-        value += f" ({rule.bad}/{rule.n}{window})" if rule.bad is not None else f" (n={rule.n}{window})"
-    return (f"{rule.metric} {value} ({bound} {format_value(rule.metric, rule.limit, rule.unit)})  "
-            f"{state}{why}  {counters}")
+    head = "".join(text for text, _ in head_parts(rule, sys.maxsize)[0])  # one line: no width limit
+    return f"{head}  {state}{why}  {counters}"
 
 
 def add_parsers(sub: Any, add_config_args: Callable[[argparse.ArgumentParser], None],
@@ -292,6 +290,10 @@ def _print_status(snapshot: Any, *, as_json: bool) -> int:
         print(f"  next promotion in {format_duration(max(0.0, r.next_promotion_at - time.time()))}")
     elif r.hold_left is not None:
         print(f"  hold left: {format_duration(r.hold_left)}")
+    from console.rollback_window import status_line
+
+    if window := status_line(r, time.time()):
+        print(f"  {window}")
     if r.status in ("paused", "waiting-for-promotion"):
         print("  still guarded: a breach rolls back by itself")
     elif r.status == "frozen":

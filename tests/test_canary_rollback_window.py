@@ -6,6 +6,8 @@ closed and when. The machine with a fake clock, then a real engine with a real H
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -15,7 +17,9 @@ from engine.canary.config import Stage
 from engine.canary.statemachine import Refused, RolloutMachine, Status, Verb, clock_text
 from engine.commands import Command
 from tests.canaryfixtures import http_actuator, query, running, status, wait_until, write_config
+from tests.headlessfixtures import FAST, HeadlessProcess, canary_section, db_rows
 from tests.httpfixtures import HttpFixture, Reply
+from tests.ptyrun import opsconsole_argv
 
 STAGES = [Stage(weight=10, hold="manual"), Stage(weight=100)]
 WINDOW = 600.0
@@ -160,3 +164,56 @@ def test_the_window_is_kept_across_an_engine_restart(tmp_path: Path, server: Htt
         wait_until(lambda: status(engine) == "rolled-back", engine=engine)
     assert len(server.hits("/canary/rollback")) == 1
     assert time.time() < until  # the test itself ran inside the window it checked
+
+
+# -- from a shell: a real headless engine, `opsconsole rollout status` and `rollout rollback` ----------
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(opsconsole_argv(*args), capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL, check=False)
+
+
+def test_status_and_rollback_from_a_shell_after_a_crash_inside_the_window(
+        tmp_path: Path, server: HttpFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    config = tmp_path / "engine.yaml"
+    config.write_text(FAST + canary_section(server.url("")) + "  rollback_window: 1h\n")
+    with HeadlessProcess(config) as engine:
+        assert cli("rollout", "start", "--config", str(config)).returncode == 0
+        assert cli("rollout", "promote", "--full", "--yes", "--config", str(config)).returncode == 0
+        until = engine.snapshot().rollout.rollback_until
+        engine.kill()  # a crash: the window must come back from the history
+    with HeadlessProcess(config) as engine:
+        shown = cli("rollout", "status", "--config", str(config))
+        assert shown.returncode == 0, shown.stderr
+        assert f"  rollback window open until {clock_text(until)} (" in shown.stdout
+        assert "left): `opsconsole rollout rollback` sends all traffic back to the stable version" in shown.stdout
+        done = cli("rollout", "rollback", "--yes", "--reason", "errors at 100%", "--config", str(config))
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("rollout.rollback: rolled back at 100% by ")
+        wait_until(lambda: engine.snapshot().rollout.status == "rolled-back", what="rolled back")
+        assert "no rollback" not in cli("rollout", "status", "--config", str(config)).stdout
+    assert len(server.hits("/canary/rollback")) == 1
+    (row,) = db_rows(engine.db, "SELECT origin, ok FROM audit WHERE action = 'rollout.rollback'")
+    assert row == ("cli", 1)
+
+
+def test_status_says_the_window_closed_and_the_cli_is_refused(
+        tmp_path: Path, server: HttpFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    config = tmp_path / "engine.yaml"
+    config.write_text(FAST + canary_section(server.url("")) + "  rollback_window: 200ms\n")
+    with HeadlessProcess(config) as engine:
+        cli("rollout", "start", "--config", str(config))
+        cli("rollout", "promote", "--full", "--yes", "--config", str(config))
+        wait_until(lambda: "rollback" not in engine.snapshot().rollout.verbs, what="the window to close")
+        shown = cli("rollout", "status", "--config", str(config)).stdout
+        assert re.search(r"  no rollback: the rollout was promoted to 100% at \d\d:\d\d:\d\d; its rollback window "
+                         r"\(200ms\) closed at \d\d:\d\d:\d\d\n", shown), shown
+        refused = cli("rollout", "rollback", "--yes", "--config", str(config))
+        assert refused.returncode != 0 and "its rollback window (200ms) closed at" in refused.stderr
+    assert not server.hits("/canary/rollback")

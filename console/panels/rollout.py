@@ -15,6 +15,7 @@ engine replaces only when it changes, so those lines are built once per RolloutV
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from engine.snapshot import ComparisonView, RolloutView, RuleView, Snapshot
 from engine.units import format_duration
 
 from console.actions import ACTIONS
+from console.rollback_window import clock, is_open
 from console.panels.base import MUTED, SPARK_STYLE, Line, Panel, Span, View, line, sentence
 from console.render import age, fit, format_value, sparkline
 
@@ -308,6 +310,39 @@ def keys_lines(r: RolloutView, read_only: bool, width: int) -> list[Line]:
     return rows
 
 
+def finished_timing(r: RolloutView, now: float, read_only: bool) -> tuple[str, ...]:
+    """The timing line of a finished rollout, longest wording first: time in stage stops at the
+    end, and a promotion says until when R still undoes it (canary.rollback_window)."""
+    if r.ended is None:
+        return ()
+    since = age(now - r.ended)
+    if r.status != "promoted":
+        word = "rolled back" if r.status == "rolled-back" else r.status
+        spent = r.ended - r.stage_started if r.stage_started is not None else -1.0
+        return (f"{word} {since} ago after {age(spent)} in stage", f"{word} {since} ago") if spent >= 0 else (
+            f"{word} {since} ago",)
+    until = r.rollback_until
+    if until is None:
+        return (f"promoted {since} ago · final (no rollback window)", f"promoted {since} ago · final")
+    if not is_open(r, now):
+        return (f"promoted {since} ago · rollback window closed at {clock(until)}",
+                f"promoted {since} ago · rollback window closed {clock(until, False)}",
+                f"promoted {since} ago · rollback closed {clock(until, False)}",
+                f"{since} ago · rollback closed {clock(until, False)}")
+    verb = "rollback possible" if read_only else "R rolls back"
+    short = "rollback" if read_only else "R undoes"
+    return (f"promoted {since} ago · {verb} until {clock(until)}", f"promoted {since} ago · {verb} until {clock(until, False)}",
+            f"promoted {since} ago · {short} until {clock(until, False)}", f"{since} ago · {short} until {clock(until, False)}")
+
+
+def countdown(seconds_left: float) -> str:
+    """A time left in age()'s coarse steps, rounded up rather than down: a 1m hold just begun
+    reads "1m" (not "50s"), and "0s" only when it is due."""
+    left = max(0.0, seconds_left)
+    step = 1 if left <= 10 else 10 if left <= 60 else 60 if left <= 3600 else 3600 if left <= 86400 else 86400
+    return age(math.ceil(left / step) * step)
+
+
 @dataclass(frozen=True)
 class Block:
     """Lines that depend on the RolloutView only, in versions from the shortest to the fullest:
@@ -402,7 +437,8 @@ class RolloutPanel(Panel):
         if r is None:
             return sentence("no rollout configured — see config.yaml canary:", width)
         shape = self._cached_layout(r, width, snapshot.read_only)
-        rows: list[Line] = [*shape.title, line(fit(self._timing(r, snapshot.taken_at), width))]
+        timing = finished_timing(r, snapshot.taken_at, snapshot.read_only) or (self._timing(r, snapshot.taken_at),)
+        rows: list[Line] = [*shape.title, line(first_fitting(timing, width))]
         chosen, spare = choose(shape.blocks, self._rows_available() - len(rows))
         for b, lines in zip(shape.blocks, chosen):
             rows += lines
@@ -436,7 +472,7 @@ class RolloutPanel(Panel):
     def _timing(r: RolloutView, now: float) -> str:
         in_stage = f"in stage {age(now - r.stage_started)}" if r.stage_started is not None else "in stage —"
         if r.next_promotion_at is not None:
-            return f"{in_stage} · next promotion in {age(r.next_promotion_at - now)}"
+            return f"{in_stage} · next promotion in {countdown(r.next_promotion_at - now)}"
         if r.status in ("paused", "frozen"):
             left = f"{age(r.hold_left)} of hold left" if r.hold_left is not None else "waits for a promote"
             return f"{in_stage} · {r.status}: {left}"

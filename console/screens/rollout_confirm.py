@@ -9,6 +9,7 @@ The result is the command's arguments ({"reason": ...}), or None when cancelled.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from textual.app import ComposeResult
@@ -18,6 +19,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from engine.snapshot import RolloutView, Snapshot
+
+from console import rollback_window
+from console.rollback_window import clock
 
 REASON, CONFIRM, SECOND = "reason", "confirm", "second"
 
@@ -101,8 +105,15 @@ def _where(r: RolloutView) -> str:
 def confirm_rollback(snapshot: Snapshot | None) -> RolloutConfirmScreen | str:
     """The rollback modal, or why there is nothing to roll back."""
     r = snapshot.rollout if snapshot is not None else None
+    now = snapshot.taken_at if snapshot is not None else time.time()
+    if r is not None and r.status == "promoted" and not ("rollback" in r.verbs and rollback_window.is_open(r, now)):
+        return rollback_window.closed_sentence(r)
     if r is None or "rollback" not in r.verbs:
         return f"nothing to roll back: the rollout is {r.status if r else 'not configured'}"
+    if r.status == "promoted" and r.ended is not None and r.rollback_until is not None:
+        question = (f"Undo the promotion of {r.service} #{r.id} (100% since {clock(r.ended)}, rollback window open "
+                    f"until {clock(r.rollback_until)}): all traffic back to the stable version (0%)?")
+        return RolloutConfirmScreen("Roll back the promotion", question, verb="roll back")
     return RolloutConfirmScreen(
         "Roll back", f"Roll back {_where(r)}: all traffic back to the stable version (0%)?", verb="roll back"
     )
