@@ -54,7 +54,7 @@ def test_a_good_canary_promotes_through_every_stage(tmp_path: Path, server: Http
         wait_until(lambda: status(engine) == "promoted", 15, "promotion", engine)
         r = engine.snapshot().rollout
         assert r is not None and r.weight == 100 and r.verbs == ("start", "rollback")  # rollback: inside canary.rollback_window
-        assert r.last_decision.startswith("promoted to 100% from 100% (stage 4/4)")
+        assert r.last_decision.startswith("promoted at 100% (stage 4/4), the canary now the only version")
     assert weights(server) == [5, 10, 50, 100]
     assert len(server.hits("/canary/promote")) == 1 and not server.hits("/canary/rollback")
     db = tmp_path / "history.db"

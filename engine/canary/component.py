@@ -297,7 +297,12 @@ class CanaryComponent:
         context = self._context()
         before = self._where()
         by = f": {automatic}" if automatic else f" by {actor.describe()}" + (f": {reason}" if reason else "")
-        self._record(m.begin_promotion(f"promoting to 100% from {before}{by}"), actor)
+        # A last stage at 100% already carries all traffic: the promotion ends the rollout there
+        # (the actuator's `promote`), it does not move the weight ("to 100% from 100%" read wrong).
+        r = m.rollout
+        step = (f"at {before}, the canary now the only version" if r is not None and r.weight >= 100
+                else f"to 100% from {before}")
+        self._record(m.begin_promotion(f"promoting {step}{by}"), actor)
         report = await self._actuate("promote", 100, len(m.stages) - 1)
         if not report.ok:
             t = m.pause(f"promotion to 100% failed, paused at {before}: {report.detail}")
@@ -306,7 +311,7 @@ class CanaryComponent:
                 self._audit_automatic("rollout.promote_full", t.reason, False, context)
             return CommandResult(False, t.reason, audit=context)
         now = self.clock()
-        t = m.promoted(f"promoted to 100% from {before}{by} at {clock_text(now)}{self._window_text(now)}")
+        t = m.promoted(f"promoted {step}{by} at {clock_text(now)}{self._window_text(now)}")
         self._record(t, actor, actuation=report.detail)
         if automatic:
             self._audit_automatic("rollout.promote_full", t.reason, True, context)
