@@ -1,8 +1,8 @@
 """Drill 3: misbehaving targets, all at once, against the real `opsconsole --headless`.
 
 One run (~25 s) scrapes three healthy targets every second beside one target per fault: a refused
-port, a black hole, HTTP 500 forever, 429 with Retry-After: 2 (on a host of its own: a 429 holds
-back every target on its host, by design), malformed JSON, a 10 MB body (declared, and undeclared
+port, a black hole, HTTP 500 forever, 429 with Retry-After: 2 (on a host of its own; a 429 holds
+back only its own target, tests/test_collect_rate_limited.py), malformed JSON, a 10 MB body (declared, and undeclared
 so the engine must stop reading), a one-byte-per-second drip and a target flapping down/up.
 It proves, separately:
 - cadence: the healthy targets are scraped on their 1 s grid (mean, p99 and longest gap at the
@@ -62,7 +62,7 @@ CAUSES = {
     "huge": "body of 10.0MB is over the 1.0MB limit (Content-Length)",
     "huge-streamed": "body over the 1.0MB limit (stopped reading)",
 }
-ALWAYS_FAILING = [name for name in CAUSES if name != "rate-limited"]  # 429s are not counted by the breaker
+ALWAYS_FAILING = [name for name in CAUSES if name != "rate-limited"]  # a 429 target opens only after a run of them
 # What each target's line on the Gaps panel says (its error is cut at the panel's width: these
 # words come early in it).
 ON_SCREEN = {
