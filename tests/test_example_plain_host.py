@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tests.examplekit import example_engine, latest
-from tests.headlessfixtures import HeadlessProcess, events, wait_until
+from tests.headlessfixtures import HeadlessProcess, db_rows, events, wait_until
 from tests.nginxrig import backend
 
 APP_CMDLINE = r"nginxbackend\.py --name app"  # the test's app, in place of the shipped gunicorn rule
@@ -98,14 +98,10 @@ def test_plain_host_example_monitors_the_host_app_log_and_inbox(tmp_path: Path) 
 
 
 def _ledger(db: Path) -> list[tuple[str, str]]:
-    from tests.headlessfixtures import db_rows
-
     return db_rows(db, "SELECT path, status FROM watched_files")
 
 
 def _sum(db: Path, source: str, metric: str) -> float:
-    from tests.headlessfixtures import db_rows
-
     rows = db_rows(db, "SELECT SUM(s.value) FROM samples s JOIN series k ON k.id = s.series_id"
                        " WHERE k.source = ? AND k.metric = ?", (source, metric))
     return rows[0][0] or 0
