@@ -112,12 +112,23 @@ def shown(app: object) -> tuple[ActionSpec, ...]:
     return tuple(spec for spec in ACTIONS if reviewing or not spec.review)
 
 
+# What a refused action would have done, in words: "read-only: rolling back is disabled".
+DOING: dict[str, str] = {
+    "pause": "pausing or resuming the engine", "rollout_start": "starting a rollout",
+    "rollout_promote": "promoting", "rollout_promote_full": "promoting to 100%",
+    "rollout_pause": "holding the rollout", "rollout_resume": "continuing the rollout",
+    "rollout_freeze": "freezing the rollout", "rollout_rollback": "rolling back",
+    "alerts_silence": "silencing an alert", "toggle_target": "enabling or disabling a target",
+    "backup": "backing up the history",
+}
+
+
 def refusal(spec: ActionSpec, read_only: bool, *, review: bool = False) -> str | None:
     """Why this action cannot run now, or None if it can."""
     if spec.needs_write and review:
         return f"review mode: {spec.id} is disabled (a review never changes anything)"
     if spec.needs_write and read_only:
-        return f"read-only mode: {spec.id} is disabled (it would change the engine)"
+        return f"read-only: {DOING.get(spec.id, spec.description)} is disabled (started with --read-only)"
     return None
 
 

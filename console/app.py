@@ -18,6 +18,7 @@ import concurrent.futures
 import logging
 import time
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -123,11 +124,20 @@ class OpsConsoleApp(App[None]):
             if width >= minimum:
                 self.screen.add_class(name)
                 break
+        self._show_write_keys()
+        self.app_resume_signal.subscribe(self, self._repaint_after_resume)
         for problem in self._theme_problems:
             self.say(f"theme file skipped: {problem}", severity="error", timeout=10)
         if self._theme_notice:
             self.say(self._theme_notice, severity="warning", timeout=10)
         self.refresh_now()
+
+    def _repaint_after_resume(self, _app: object) -> None:
+        """Back from ctrl+z (`fg`, SIGCONT): the driver re-enters a blank alternate screen, but
+        Textual repaints only what changed meanwhile, so borders and the footer stayed missing
+        until a key. Paint every cell of every screen on the stack again."""
+        for screen in self.screen_stack:
+            screen.refresh(layout=True, repaint=True)
 
     def _choose_theme(self, name: str) -> str | None:
         """Use `name` if registered; else the default, and say so (returned as a notice)."""
@@ -142,6 +152,18 @@ class OpsConsoleApp(App[None]):
     @property
     def is_read_only(self) -> bool:
         return self.read_only or (self.snapshot is not None and self.snapshot.read_only)
+
+    def _show_write_keys(self) -> None:
+        """In read-only mode the verbs that would change the engine are off the footer; their keys
+        stay bound, so pressing one still says why (action_op). (check_action cannot do this:
+        Textual runs no action it disables.)"""
+        hidden = self.is_read_only
+        for key, bound in self._bindings.key_to_bindings.items():
+            self._bindings.key_to_bindings[key] = [
+                replace(b, show=not hidden and BY_ID[b.id].footer) if b.id in BY_ID and BY_ID[b.id].needs_write else b
+                for b in bound
+            ]
+        self.refresh_bindings()
 
     def refresh_now(self) -> None:
         """Pull and apply now, and restart the refresh period (e.g. after a command's result)."""
@@ -166,7 +188,10 @@ class OpsConsoleApp(App[None]):
             self._source_failing = True
             return
         self._source_failing = False
+        was_read_only = self.is_read_only
         self.snapshot = snapshot
+        if self.is_read_only != was_read_only:  # an attached engine that runs read-only: footer again
+            self._show_write_keys()
         if len(self.screen_stack) > 1:  # a modal is on top: applied when it closes
             return
         self.apply_snapshot(snapshot)
@@ -264,6 +289,20 @@ class OpsConsoleApp(App[None]):
         self.say(result.message or command.name, title=command.name,
                     severity="information" if result.ok else "error")
         self.refresh_now()  # show the new state (e.g. PAUSED) without waiting a full period
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """The palette's "Screenshot" (and Textual's screenshot key): an SVG in a private file,
+        and where it is (console/screenshot.py)."""
+        from console.screenshot import save_private
+
+        try:
+            saved = save_private(self.export_screenshot(), Path(path) if path else None)
+        except OSError as exc:
+            self.say(f"screenshot not saved: {exc}", severity="error")
+            return None
+        self.say(f"screenshot saved to {saved} (readable only by you)", title="screenshot", timeout=10)
+        return None
 
     def action_help(self) -> None:
         self.open_modal(HelpScreen(self.is_read_only))

@@ -135,8 +135,8 @@ async def test_read_only_console_refuses_rollout_keys_visibly(tmp_path: Path, se
             await pilot.pause()
             assert not isinstance(app.screen, RolloutConfirmScreen)
             notices = [text for _, _, text in app.notices]
-            assert "read-only mode: rollout_start is disabled (it would change the engine)" in notices
-            assert "read-only mode: rollout_rollback is disabled (it would change the engine)" in notices
+            assert "read-only: starting a rollout is disabled (started with --read-only)" in notices
+            assert "read-only: rolling back is disabled (started with --read-only)" in notices
     assert not server.requests
 
 

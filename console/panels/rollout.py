@@ -148,11 +148,19 @@ def rule_word(rule: RuleView) -> tuple[str, str]:
     return ("OVER LIMIT", "$error") if breached(rule) else ("", "")
 
 
+def count_of(count: int, limit: int, what: str) -> str:
+    """`2/3 consecutive`; past its limit (frozen, or counted on after the decision) the count
+    stops at the limit and says the rest: `3/3 consecutive (12 in a row)`, never `12/3`."""
+    if count <= limit:
+        return f"{count}/{limit} {what}"
+    return f"{limit}/{limit} {what} ({count} {'in a row' if what == 'consecutive' else 'in all'})"
+
+
 def counters(rule: RuleView) -> str:
     """`2/3 consecutive · 2/10 total`; a total with no limit only once there is one to count."""
-    text = f"{rule.consecutive}/{rule.consecutive_limit} consecutive"
+    text = count_of(rule.consecutive, rule.consecutive_limit, "consecutive")
     if rule.total_limit is not None:
-        return f"{text} · {rule.total}/{rule.total_limit} total"
+        return f"{text} · {count_of(rule.total, rule.total_limit, 'total')}"
     return f"{text} · {rule.total} total" if rule.total else text
 
 

@@ -15,10 +15,14 @@ from textual.widgets import Static
 class ConfirmScreen(ModalScreen[bool]):
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
+    /* A fixed width: with `width: auto` the box took its children's width, and theirs (1fr) was
+       the box's: both 0, an empty 4x2 frame whose `y` still acted. 64 fits 80 columns. */
     ConfirmScreen > Vertical {
-        width: auto; max-width: 80%; height: auto;
+        width: 64; max-width: 95%; height: auto; max-height: 90%;
         border: round $warning; padding: 0 1; background: $surface;
     }
+    ConfirmScreen Static { width: 100%; height: auto; }
+    ConfirmScreen .muted { color: $text-muted; }
     """
     BINDINGS = [
         Binding("y", "answer(True)", "yes", show=True),

@@ -105,7 +105,7 @@ async def test_nothing_to_silence_and_read_only_say_why(make_app, source) -> Non
         await pilot.press("s")
         await pilot.pause()
         assert not isinstance(read_only.screen, SilenceScreen)
-        assert "read-only mode: alerts_silence is disabled" in toasts(read_only)[-1]
+        assert "read-only: silencing an alert is disabled (started with --read-only)" in toasts(read_only)[-1]
 
 
 def test_no_alert_news_while_reviewing_the_history() -> None:

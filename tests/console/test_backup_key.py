@@ -45,5 +45,5 @@ async def test_b_is_refused_in_read_only_mode_with_the_reason(engine: Engine, tm
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("b")
         await pilot.pause()
-        assert [text for _, _, text in app.notices][-1] == "read-only mode: backup is disabled (it would change the engine)"
+        assert [text for _, _, text in app.notices][-1] == "read-only: backing up the history is disabled (started with --read-only)"
     assert not (tmp_path / "backups").exists()

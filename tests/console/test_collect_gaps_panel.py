@@ -99,4 +99,4 @@ async def test_e_is_refused_in_read_only_mode(make_app, source) -> None:
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
     assert source.submitted == []
-    assert any("read-only mode: toggle_target is disabled" in text for _, _, text in app.notices)
+    assert any("read-only: enabling or disabling a target is disabled" in text for _, _, text in app.notices)

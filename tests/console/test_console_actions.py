@@ -95,12 +95,12 @@ async def test_read_only_refuses_pause_and_says_why(make_app, source, how):
         await pilot.press("p")
         await pilot.pause()
         assert source.submitted == []
-        assert any(n.startswith("read-only mode: pause is disabled") for n in notices(app))
+        assert any(n.startswith("read-only: pausing or resuming the engine is disabled") for n in notices(app))
         assert "READ-ONLY" in app.header.plain
         await pilot.press("question_mark")
         await pilot.pause()
         text = str(app.screen.query_one("#help-text").render())
-        assert "disabled — read-only mode: pause is disabled" in text
+        assert "read-only: pausing or resuming the engine is disabled (started with --read-only)" in text
 
 
 async def test_command_palette_runs_registry_actions(make_app, source):
