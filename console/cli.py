@@ -137,21 +137,17 @@ def _load(path: str | None, profile: str | None):
     return found[1] if found is not None else None
 
 
-def _start_refused(loaded) -> bool:
-    """True, after saying why, when the engine could not start with this config: checked before
-    the log file or anything else is written, so a refused start leaves nothing behind."""
+def start_refused(loaded, *, headless: bool = False) -> bool:
+    """True, after saying why, when the engine could not start with this config (exit 1, as when
+    the history cannot be opened): checked before the log file or anything else is written, so a
+    refused start leaves nothing behind."""
     from engine.config.preflight import start_problems
 
-    problems = start_problems(loaded)
-    if problems:
-        print("opsconsole: the engine cannot start:\n" + "\n".join(problems), file=sys.stderr)
+    problems = start_problems(loaded, headless=headless)
+    if problems:  # one problem on the line, several below it
+        joined = problems[0] if len(problems) == 1 else "\n" + "\n".join(problems)
+        print(f"opsconsole: the engine could not start: {joined}", file=sys.stderr)
     return bool(problems)
-
-
-def _load_for_start(path: str | None, profile: str | None):
-    """Like _load, and None when the engine could not start with it (see _start_refused)."""
-    loaded = _load(path, profile)
-    return None if loaded is None or _start_refused(loaded) else loaded
 
 
 def _load_located(path: str | None, profile: str | None):
@@ -215,13 +211,13 @@ def run_console(args: argparse.Namespace) -> int:
 
     tune_for_long_runs()  # before the engine's threads exist: they are where arenas multiply
     if args.headless:
-        return cli_remote.run_headless(args, _load_for_start)
+        return cli_remote.run_headless(args, _load)
     found = _load_located(args.config, args.profile)
     if found is None:
         return EXIT_CONFIG
     location, loaded = found
-    if _start_refused(loaded):
-        return EXIT_CONFIG
+    if start_refused(loaded):
+        return EXIT_RUNTIME
     if needs_terminal():
         return EXIT_CONFIG
     ui = loaded.config.ui

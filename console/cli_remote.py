@@ -113,6 +113,7 @@ def run_headless(args: argparse.Namespace, load: Loader) -> int:
     """`opsconsole --headless`: the engine on this thread until SIGTERM/SIGINT (exit 0)."""
     import asyncio
 
+    from console.cli import start_refused
     from engine.config.loader import load_config
     from engine.headless import serve_headless
     from engine.lock import EngineLockedError
@@ -123,9 +124,7 @@ def run_headless(args: argparse.Namespace, load: Loader) -> int:
     loaded = load(args.config, args.profile)
     if loaded is None:
         return EXIT_CONFIG
-    unsafe = _control_socket_problem(loaded.config.store.path)
-    if unsafe is not None:  # before the log, the lock and the history exist: nothing left behind
-        print(f"opsconsole: the engine could not start: {unsafe}", file=sys.stderr)
+    if start_refused(loaded, headless=True):  # before the log, the lock and the history: nothing left behind
         return EXIT_RUNTIME
     try:
         setup_logging(loaded.config.logging, also_stderr=True)
@@ -143,18 +142,6 @@ def run_headless(args: argparse.Namespace, load: Loader) -> int:
         print(f"opsconsole: the engine could not start: {err}", file=sys.stderr)
         return EXIT_RUNTIME
     return EXIT_OK
-
-
-def _control_socket_problem(db: Path) -> str | None:
-    """Why the engine's control socket could not be served safely (engine/control/trust.py), or
-    None. A headless engine nobody can reach is no use: it refuses to start instead."""
-    from engine.control.paths import ControlPathError, engine_socket
-
-    try:
-        engine_socket(db, create=False)
-    except ControlPathError as err:
-        return f"control socket: refusing to listen: {err}"
-    return None
 
 
 # ------------------------------------------------------------------------------------ attach

@@ -53,8 +53,8 @@ def test_a_refused_start_writes_nothing(tmp_path: Path) -> None:
                       f"logging:\n  file: {tmp_path / 'logs' / 'opsconsole.log'}\n", encoding="utf-8")
     engine = start(config, tmp_path / "state", 0o022)
     _, stderr = engine.communicate(timeout=60)
-    assert engine.returncode == 2, stderr
-    assert (f"opsconsole: the engine cannot start:\n{config}:5: store.path: {tmp_path / 'history-dir'} is a "
+    assert engine.returncode == 1, stderr  # as when the history cannot be opened
+    assert (f"opsconsole: the engine could not start: {config}:5: store.path: {tmp_path / 'history-dir'} is a "
             "directory: set store.path to a file") in stderr
     assert not (tmp_path / "logs").exists()  # not even an empty log file
     assert not (tmp_path / "state").exists()
