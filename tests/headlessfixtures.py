@@ -97,7 +97,11 @@ class HeadlessProcess:
             except (ControlUnavailable, ControlRefused):
                 return False
 
-        wait_until(answering, timeout, "the headless engine answering on its control socket")
+        try:
+            wait_until(answering, timeout, "the headless engine answering on its control socket")
+        except AssertionError as exc:  # say what the engine said: a CI run leaves nothing else behind
+            raise AssertionError(f"{exc}; sockets looked for: {[str(p) for p in socket_candidates(self.db)]}; "
+                                 f"its stderr:\n{self.stderr()[-3000:]}") from None
         return self
 
     def client(self) -> ControlClient:
