@@ -257,3 +257,22 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
     assert "config.yaml:5: canary.rules[0].series: expected a series as \"source/metric\"" in text
     assert "config.yaml:7: canary.compare[0].confidence: must be 0.5..0.9999, got 2" in text
     assert "config.yaml:8: canary.actuator.set_weight[1]: unknown placeholder {wieght}" in text
+
+
+def test_a_gauge_sampled_slower_than_the_checks_waits_after_a_weight_change_instead_of_pausing() -> None:
+    """A p95 gauge sampled every 5 s (a PromQL query), checked every 1 s: the first check after a
+    weight change has no sample since the settle yet. That is "wait", not "no data: pause" — a
+    good canary would otherwise sit paused for a human (examples/prometheus found it)."""
+    from engine.canary.analysis import CheckContext
+
+    analysis = Analysis(config(rules=[{"series": LAT_C, "max": 500, "consecutive": 3}]))
+    times = (100.0, 105.0)
+    fresh = Reading((120.0, 130.0), "ms", times=times, interval=5.0, last_time=105.0)
+    result = analysis.evaluate({LAT_C: fresh}, context=CheckContext(now=107.0, settled_at=106.0, weight=10))
+    assert result.rules[0].state == INCONCLUSIVE and result.action == "none", result.reason
+    assert result.rules[0].why == "no sample since the weight change yet"
+    later = Reading((120.0, 130.0, 140.0), "ms", times=(*times, 110.0), interval=5.0, last_time=110.0)
+    result = analysis.evaluate({LAT_C: later}, context=CheckContext(now=110.5, settled_at=106.0, weight=10))
+    assert result.rules[0].state != INCONCLUSIVE and result.rules[0].value == 140.0
+    stale = analysis.evaluate({LAT_C: fresh}, context=CheckContext(now=125.0, settled_at=106.0, weight=10))
+    assert stale.rules[0].state == NO_DATA  # 20 s without a sample from a 5 s source: stale, as before

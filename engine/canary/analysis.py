@@ -456,6 +456,11 @@ class Analysis:
             points = [(t, v) for t, v in zip(reading.times, reading.values) if since < t <= ctx.now]
         else:
             points = [(ctx.now, v) for v in reading.values]
+        if not points and reading.last_time is not None and reading.times and reading.times[-1] <= since:
+            # Fresh (not stale: checked before) but nothing since the evidence began, e.g. the
+            # first check after a weight change on a series sampled every 5 s: wait, not pause.
+            return {"state": INCONCLUSIVE, "value": None, "why": "no sample since the weight change yet"
+                    if since == ctx.settled_at else "no new sample since the last check"}
         if not points:
             return {"state": NO_DATA, "value": None}
         value = aggregate([v for _, v in points], rule.aggregate)
