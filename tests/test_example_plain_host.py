@@ -92,7 +92,7 @@ def test_plain_host_example_monitors_the_host_app_log_and_inbox(tmp_path: Path) 
             wait_until(lambda: health_status(engine, "app-process") == "FAIL", 30, "the app process check FAIL")
             assert engine.stop() == 0
     fails = events(db, "app is FAIL%")
-    assert fails and "ConnectError" in fails[0], fails  # httpx's words; they name no URL (reported)
+    assert fails and "/health: connection refused" in fails[0], fails  # the URL and the cause, in words
     assert events(db, "app-process is FAIL%")
     assert latest(db, "proc:app", "running") == 0
 

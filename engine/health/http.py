@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from engine.collect.client import describe_transport_error
+
 from engine.health.conditions import Condition, lookup, parse_path
 from engine.health.config import HttpCheck
 from engine.health.state import FAIL, OK, WARN, CheckResult
@@ -45,8 +47,8 @@ async def check_http(client: httpx.AsyncClient, check: HttpCheck) -> CheckResult
             status = response.status_code
     except httpx.TimeoutException:
         return CheckResult(FAIL, "no answer", _limit(check), f"no answer within {format_duration(check.timeout)}")
-    except httpx.HTTPError as exc:
-        return CheckResult(FAIL, "no answer", _limit(check), f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    except httpx.HTTPError as exc:  # "GET http://127.0.0.1:8481/health: connection refused"
+        return CheckResult(FAIL, "no answer", _limit(check), f"{check.method} {check.url}: {describe_transport_error(exc)}")
     elapsed_ms = (time.perf_counter() - started) * 1000
     return evaluate(check, status, bytes(body), elapsed_ms)
 
