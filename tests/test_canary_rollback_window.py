@@ -186,6 +186,8 @@ def test_status_and_rollback_from_a_shell_after_a_crash_inside_the_window(
         until = engine.snapshot().rollout.rollback_until
         engine.kill()  # a crash: the window must come back from the history
     with HeadlessProcess(config) as engine:
+        wait_until(lambda: (engine.snapshot().rollout or None) is not None
+                   and engine.snapshot().rollout.status == "promoted", what="the promoted rollout recovered")
         shown = cli("rollout", "status", "--config", str(config))
         assert shown.returncode == 0, shown.stderr
         assert f"  rollback window open until {clock_text(until)} (" in shown.stdout

@@ -156,12 +156,28 @@ def count_of(count: int, limit: int, what: str) -> str:
     return f"{limit}/{limit} {what} ({count} {'in a row' if what == 'consecutive' else 'in all'})"
 
 
-def counters(rule: RuleView) -> str:
-    """`2/3 consecutive · 2/10 total`; a total with no limit only once there is one to count."""
-    text = count_of(rule.consecutive, rule.consecutive_limit, "consecutive")
+def counter_parts(rule: RuleView) -> list[str]:
+    """`2/3 consecutive`, `2/10 total`; a total with no limit only once there is one to count."""
+    parts = [count_of(rule.consecutive, rule.consecutive_limit, "consecutive")]
     if rule.total_limit is not None:
-        return f"{text} · {count_of(rule.total, rule.total_limit, 'total')}"
-    return f"{text} · {rule.total} total" if rule.total else text
+        parts.append(count_of(rule.total, rule.total_limit, "total"))
+    elif rule.total:
+        parts.append(f"{rule.total} total")
+    return parts
+
+
+def counters(rule: RuleView) -> str:
+    """`2/3 consecutive · 2/10 total`."""
+    return " · ".join(counter_parts(rule))
+
+
+def counter_lines(rule: RuleView, width: int) -> list[Line]:
+    """The counters as parts for `pack`: one when it fits an indented line, else one per counter
+    (`3/3 consecutive (12 in a row) ·` then `5/5 total (12 in all)`), never cut inside one."""
+    if len(counters(rule)) <= width - len(INDENT):
+        return [line(counters(rule))]
+    parts = counter_parts(rule)
+    return [line(part + (" ·" if i < len(parts) - 1 else "")) for i, part in enumerate(parts)]
 
 
 def evidence(rule: RuleView, with_window: bool) -> str:
@@ -203,7 +219,7 @@ def rule_lines(rule: RuleView, width: int, *, with_counters: bool = True) -> lis
         return up_lines(rule, width)
     word, style = rule_word(rule)
     parts = [*head_parts(rule, width), state_part(word, style, rule.why, width)]
-    return pack(parts + ([line(counters(rule))] if with_counters else []), width)
+    return pack(parts + (counter_lines(rule, width) if with_counters else []), width)
 
 
 def up_lines(rule: RuleView, width: int, cause_lines: int = DOWN_CAUSE_LINES) -> list[Line]:
