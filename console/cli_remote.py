@@ -49,7 +49,7 @@ def rule_line(rule: "RuleView") -> str:
     """"error rate 0.4% (2/500 in 25s) / 1.0%  PASS  0/3 consecutive · 0/10 total": the value, its
     evidence and the limit exactly as the Rollout panel writes them (its head_parts), so a rate
     reads 6.2% here too, whatever the rule is named."""
-    from console.panels.rollout import head_parts
+    from console.rollout_text import head_parts
 
     total = f" · {rule.total}/{rule.total_limit} total" if rule.total_limit is not None else ""
     counters = f"{rule.consecutive}/{rule.consecutive_limit} consecutive{total}"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import textwrap
-from typing import ClassVar, TypeAlias
+from typing import ClassVar
 
 from rich.cells import cell_len
 from textual.app import ComposeResult
@@ -26,13 +26,11 @@ from textual.widget import Widget
 
 from engine.snapshot import Snapshot
 
+from console.lines import MUTED, SPARK_STYLE, Line, Span, View, line, sentence  # noqa: F401  (the panels import them from here)
 from console.render import fit, sparkline
 
 log = logging.getLogger(__name__)
 
-Span: TypeAlias = tuple[str, str]  # (text, style); style "" means the panel's default
-Line: TypeAlias = tuple[Span, ...]
-View: TypeAlias = tuple[Line, ...]
 
 STATUS_STYLES = {
     "OK": "$success",
@@ -52,22 +50,11 @@ STATUS_STYLES = {
     "DISABLED": "$text-muted",
     "STOPPED": "$text-muted",
 }
-MUTED = "$text-muted"
 
 
 def status_span(word: str, width: int = 0) -> Span:
     """A status word in its colour, padded to `width` (padding inside the one span)."""
     return (word.ljust(width), STATUS_STYLES.get(word.upper(), ""))
-
-
-def line(*parts: str | Span) -> Line:
-    """Build a line from plain strings and (text, style) spans."""
-    return tuple(p if isinstance(p, tuple) else (p, "") for p in parts)
-
-
-def sentence(text: str, width: int) -> View:
-    """A panel that has nothing to show says why, in muted text wrapped to the panel's width."""
-    return tuple(((part, MUTED),) for part in textwrap.wrap(text, max(10, width)))
 
 
 def to_content(view_line: Line) -> Content:
@@ -207,7 +194,6 @@ class Panel(VerticalScroll):
 
 
 SPARK_MAX = 36  # points: wider sparklines cost bytes and say little more
-SPARK_STYLE = "$accent"
 
 
 def spark_row(
