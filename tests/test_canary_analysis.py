@@ -276,3 +276,15 @@ def test_a_gauge_sampled_slower_than_the_checks_waits_after_a_weight_change_inst
     assert result.rules[0].state != INCONCLUSIVE and result.rules[0].value == 140.0
     stale = analysis.evaluate({LAT_C: fresh}, context=CheckContext(now=125.0, settled_at=106.0, weight=10))
     assert stale.rules[0].state == NO_DATA  # 20 s without a sample from a 5 s source: stale, as before
+
+
+def test_counts_past_their_limit_stop_there_and_say_the_rest() -> None:
+    """A frozen rollout keeps counting: its alert reads `3/3 checks, 8 in a row`, never `8/3`."""
+    from engine.canary.analysis import RuleOutcome
+
+    base = dict(name="error_rate", series=CANARY, state="breach", value=0.5, limit=0.01, op=">",
+                consecutive_limit=3, total_limit=5)
+    assert RuleOutcome(**base, consecutive=2, total=2).counts() == "2/3 checks (total 2/5)"
+    assert RuleOutcome(**base, consecutive=8, total=8).counts() == "3/3 checks, 8 in a row (total 5/5, 8 in all)"
+    unlimited = {**base, "total_limit": None}
+    assert RuleOutcome(**unlimited, consecutive=4, total=9).counts() == "3/3 checks, 4 in a row (total 9)"

@@ -535,3 +535,18 @@ def test_find_config_path_expands_tilde(isolated_home: Path) -> None:
 def test_format_path() -> None:
     assert format_path(("collect", "tracks", 0, "targets", 1, "token")) == "collect.tracks[0].targets[1].token"
     assert format_path(()) == ""
+
+
+def test_default_paths_follow_the_environment_of_each_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A config with no store:, logging:, demo: or backup: section gets its paths from
+    $XDG_STATE_HOME as it is when loaded, not when the schema was imported (a test process that
+    imported it first, then pointed XDG_STATE_HOME elsewhere, looked for the wrong history)."""
+    path = tmp_path / "opsconsole.yaml"
+    path.write_text("ui: {refresh: 1s}\n", encoding="utf-8")
+    for state in (tmp_path / "one", tmp_path / "two"):
+        monkeypatch.setenv("XDG_STATE_HOME", str(state))
+        config = load_config(path).config
+        assert config.store.path == state / "opsconsole" / "history.db"
+        assert config.logging.file == state / "opsconsole" / "opsconsole.log"
+        assert config.demo.dir == state / "opsconsole" / "demo"
+        assert config.backup.dir == state / "opsconsole" / "backups"

@@ -132,7 +132,9 @@ def test_nginx_not_running_leaves_the_file_as_it_was(rig: Nginx) -> None:
 def test_a_new_upstream_file_is_removed_when_the_reload_fails(rig: Nginx) -> None:
     """No previous file: a failure leaves none (a glob include picks the new file up)."""
     (rig.root / "conf.d").mkdir()
-    rig.extra_file.write_text(f"include {rig.root}/conf.d/*.conf;\n")
+    # A server that passes to `other`, so the config check knows the upstream is used.
+    rig.extra_file.write_text(f"include {rig.root}/conf.d/*.conf;\n"
+                              f"server {{ listen unix:{rig.root}/other.sock; location / {{ proxy_pass http://other; }} }}\n")
     new = rig.root / "conf.d" / "other.conf"
     rig.stop()
     report = run_actuation(actuator_for(rig, upstream_file=new, upstream="other"), 10)

@@ -98,8 +98,17 @@ class RuleOutcome:
     window: float | None = None  # seconds of evidence judged
 
     def counts(self) -> str:
-        total = f"{self.total}/{self.total_limit}" if self.total_limit is not None else str(self.total)
-        return f"{self.consecutive}/{self.consecutive_limit} checks (total {total})"
+        """`3/3 checks (total 3/10)`; a count past its limit (a frozen rollout keeps counting)
+        stops at the limit and says the rest: `3/3 checks, 8 in a row (total 5/5, 8 in all)`."""
+        streak = f"{min(self.consecutive, self.consecutive_limit)}/{self.consecutive_limit} checks"
+        if self.consecutive > self.consecutive_limit:
+            streak += f", {self.consecutive} in a row"
+        if self.total_limit is None:
+            total = str(self.total)
+        else:
+            total = f"{min(self.total, self.total_limit)}/{self.total_limit}"
+            total += f", {self.total} in all" if self.total > self.total_limit else ""
+        return f"{streak} (total {total})"
 
     def limit_reached(self) -> bool:
         return self.consecutive >= self.consecutive_limit or (

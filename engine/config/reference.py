@@ -142,8 +142,12 @@ def default_text(info: FieldInfo) -> str:
 
 
 def _factory_default(info: FieldInfo) -> str:
-    # The one factory kind in the config: paths under the state directory, which depend on $HOME.
-    value = str(info.default_factory())  # type: ignore[misc, call-arg]
+    """Factories build sections (whose paths follow $XDG_STATE_HOME) and paths under the state
+    directory, which depend on $HOME: shown with `~`."""
+    made = info.default_factory()  # type: ignore[misc, call-arg]
+    if isinstance(made, BaseModel):
+        return "see its table"
+    value = str(made)
     home = str(Path.home())
     return f"`{value.replace(home, '~')}`" if value.startswith(home) else f"`{value}`"
 

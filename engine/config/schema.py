@@ -268,11 +268,11 @@ from engine.export.config import ExportConfig  # noqa: E402
 class Config(Strict):
     """The whole config. `profiles` are applied (merged) by the loader before validation."""
 
-    store: StoreConfig = StoreConfig()
+    store: StoreConfig = Field(default_factory=StoreConfig)  # built per load: its paths follow $XDG_STATE_HOME now
     """The history file and how long it keeps what."""
     ui: UiConfig = UiConfig()
     """The console's look and refresh."""
-    demo: DemoConfig = DemoConfig()
+    demo: DemoConfig = Field(default_factory=DemoConfig)  # built per load: its paths follow $XDG_STATE_HOME now
     """The built-in demo service, for trying opsconsole without a real system."""
     monitor: MonitorConfig = MonitorConfig()
     """Host metrics and watched processes (psutil)."""
@@ -286,11 +286,11 @@ class Config(Strict):
     """Directory and log-file sources (`dir:` or `log:`), recorded as `watch:<name>` and `log:<name>` series."""
     collect: CollectConfig | None = None
     """HTTP targets scraped on an interval (Prometheus text, JSON, health endpoints, PromQL); unset: none."""
-    backup: BackupConfig = BackupConfig()
+    backup: BackupConfig = Field(default_factory=BackupConfig)  # built per load: its paths follow $XDG_STATE_HOME now
     """Online backups of the history file."""
     export: ExportConfig = ExportConfig()
     """Serving opsconsole's data to the monitoring stack a team already runs: Prometheus /metrics, Alertmanager."""
-    logging: LoggingConfig = LoggingConfig()
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)  # built per load: its paths follow $XDG_STATE_HOME now
     """The engine's own log file."""
     engine: EngineConfig = EngineConfig()
     """The engine's internals: restart backoff and snapshot cadence."""

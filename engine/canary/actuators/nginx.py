@@ -156,6 +156,10 @@ class NginxActuator:
             where.pid_file, self.config.nginx)
         if pid is not None and why.endswith(nginxmaster.NOT_SIGNALLED):
             raise ActuatorError(f"nginx was not reloaded: {why}", {"failed": "pid file"})
+        if pid is not None and why.endswith(nginxmaster.NOT_RUNNING):
+            # Not sent: a master that exited but is not yet reaped (a zombie) still "takes" the
+            # signal, and `nginx -s reload` would report success for a reload nobody performs.
+            raise ActuatorError(f"nginx -s reload failed: {why}", {"failed": "reload", "output": why})
         verify = pid is not None and not why
         before = nginxmaster.children(pid) if verify else None
         offset = nginxmaster.log_size(where.error_log) if verify else None

@@ -30,6 +30,7 @@ from engine.canary.nginxconf import read_tree
 
 POLL = 0.02
 NOT_SIGNALLED = ": not signalling it"
+NOT_RUNNING = ": is nginx running?"
 LOG_READ_MAX = 64 * 1024  # bytes of error log read after a reload: the reason is in the first lines
 _BUILD_PATH = re.compile(r"--(prefix|conf-path|pid-path|error-log-path)=(\S+)")
 NOT_A_FILE = ("stderr", "syslog:", "memory:", "/dev/")
@@ -110,10 +111,15 @@ def master_pid(pid_file: Path, binary: str) -> tuple[int | None, str]:
     try:
         title = _read(f"/proc/{pid}/cmdline").replace("\0", " ").strip()
         comm = _read(f"/proc/{pid}/comm").strip()
+        # "pid (comm) S ...": a master that exited but was not yet reaped is a zombie (Z), and a
+        # signal to it does nothing: as good as not running.
+        exited = _read(f"/proc/{pid}/stat").rpartition(")")[2].split()[:1] in (["Z"], ["X"])
     except FileNotFoundError:
-        return pid, f"the pid file {pid_file} names pid {pid}, which is not running: is nginx running?"
+        exited = True
     except OSError as exc:
         return pid, f"cannot read /proc/{pid}: {exc.strerror or exc}"
+    if exited:
+        return pid, f"the pid file {pid_file} names pid {pid}, which is not running{NOT_RUNNING}"
     if title.startswith("nginx: master process") or comm in ("nginx", Path(binary).name[:15]):
         return pid, ""
     return pid, (f"the pid file {pid_file} names pid {pid}, which is not nginx but {title[:80]!r} "
