@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from engine.control.paths import fallback_dir
 from tests.headlessfixtures import (
     FAST,
     HeadlessProcess,
@@ -28,6 +27,7 @@ from tests.headlessfixtures import (
     wait_until,
 )
 from tests.httpfixtures import HttpFixture
+from tests.mountns import fallback_view
 from tests.ptyrun import PtyProcess, opsconsole_argv
 
 SECRET = "s3cr3t-token-for-the-pager"
@@ -59,22 +59,8 @@ def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def namespace() -> Iterator[list[str]]:
     """The argv prefix that runs a command where /tmp/opsconsole-<uid> is private and empty."""
-    hidden = fallback_dir()
-    hidden.mkdir(mode=0o700, exist_ok=True)  # what an engine makes; a mount point must exist
-    holder = subprocess.Popen(
-        ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
-         'mount -t tmpfs -o mode=0700 tmpfs "$1" && echo ready && exec sleep 600', "sh", str(hidden)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    assert holder.stdout is not None
-    if holder.stdout.readline().strip() != "ready":
-        holder.kill()
-        pytest.skip(f"cannot make a private mount namespace here: {holder.communicate()[1].strip()}")
-    try:
-        yield ["nsenter", f"--mount=/proc/{holder.pid}/ns/mnt", "--"]
-    finally:
-        holder.kill()
-        holder.wait(10)
+    with fallback_view() as prefix:
+        yield prefix
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import fmean, median
 
@@ -498,26 +498,24 @@ class Analysis:
         """The canary answered real requests in this check, mostly not as unavailable: it is up,
         whatever a circuit opened before it came back (the breaker probes only every `open_for`)
         or a health check's hysteresis still says. None when its traffic says nothing."""
-        since = max(ctx.previous_check or -math.inf, ctx.now - self.config.analysis_window, ctx.settled_at)
-        for rule in self.config.rules:
-            canary = readings.get(rule.series)
-            if canary is None or canary.counts is None:
-                continue
-            c = canary.counts.counts(since, ctx.now)
+        for rule, c, _ in self._canary_counts(readings, ctx):
             if c.requests - c.unavailable >= self.config.down.min_unavailable and c.unavailable < c.requests / 2:
                 return (f"answering: {c.requests - c.unavailable:.0f} of {c.requests:.0f} canary requests "
                         f"in {split_series(rule.series)[0]}")
         return None
 
-    def _down_from_counts(self, readings: Mapping[str, Reading], ctx: CheckContext) -> str | None:
-        """The access log or the metrics say the canary is not answering: mostly 502/503/504, or
-        no traffic at all while the baseline is served at a weight that should give it some."""
+    def _canary_counts(self, readings: Mapping[str, Reading], ctx: CheckContext) -> Iterator[tuple[Rule, Counts, float]]:
+        """(rule, the canary's counts in this check, since) for each rule whose series has counts."""
         since = max(ctx.previous_check or -math.inf, ctx.now - self.config.analysis_window, ctx.settled_at)
         for rule in self.config.rules:
             canary = readings.get(rule.series)
-            if canary is None or canary.counts is None:
-                continue
-            c = canary.counts.counts(since, ctx.now)
+            if canary is not None and canary.counts is not None:
+                yield rule, canary.counts.counts(since, ctx.now), since
+
+    def _down_from_counts(self, readings: Mapping[str, Reading], ctx: CheckContext) -> str | None:
+        """The access log or the metrics say the canary is not answering: mostly 502/503/504, or
+        no traffic at all while the baseline is served at a weight that should give it some."""
+        for rule, c, since in self._canary_counts(readings, ctx):
             if c.unavailable >= self.config.down.min_unavailable and c.unavailable >= c.requests / 2:
                 return (f"{c.unavailable:.0f} of {c.requests:.0f} canary requests failed as unavailable "
                         f"(502/503/504 or no connection) in {split_series(rule.series)[0]}")

@@ -21,18 +21,6 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _PLAIN_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 
 
-def exists(path: Path) -> bool:
-    """Like Path.exists, but a path we may not stat counts as existing, so that reading it
-    reports "permission denied" instead of "does not exist"."""
-    try:
-        path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def read_text(path: Path) -> str:
     try:
         with path.open("rb") as handle:
