@@ -27,7 +27,7 @@ from textual.widgets import Static
 from console.panels.base import MUTED, STATUS_STYLES
 from console.panels.health import alerts_span, counts
 from console.render import clock
-from engine.health.state import UNKNOWN, CheckResult
+from engine.health.state import UNKNOWN, overall
 from engine.snapshot import EngineState, HealthView, RolloutView, Snapshot, SourceMode
 
 STATE_STYLES = {
@@ -67,11 +67,10 @@ def health_parts(views: tuple[HealthView, ...]) -> list[tuple[str, str]]:
     no check is configured."""
     if not views:
         return []
-    known = [v.status for v in views if v.status != UNKNOWN]
-    unknown = len(views) - len(known)
-    word = CheckResult.worst(*known) if known else UNKNOWN
+    word = overall(views)
+    unknown = sum(v.status == UNKNOWN for v in views)
     parts = [(f"health: {word}", STATUS_STYLES.get(word, ""))]
-    if known and unknown:
+    if word != UNKNOWN and unknown:
         parts.append((f" +{unknown} unknown", MUTED))
     return parts
 

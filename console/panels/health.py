@@ -17,10 +17,9 @@ from textual.binding import Binding
 from textual.geometry import Region
 
 from engine.snapshot import split_series
-from engine.health.state import overall
 from engine.snapshot import AlertView, ComponentView, HealthView, Snapshot, SourceMode
 
-from console.panels.base import MUTED, STATUS_STYLES, Line, Panel, Span, View, line, sentence, status_span
+from console.panels.base import MUTED, Line, Panel, Span, View, line, sentence, status_span
 from console.render import age, fit, format_value
 
 CURSOR_STYLE = "reverse"
@@ -49,12 +48,6 @@ def alerts_span(snapshot: Snapshot) -> Span:
     firing, pending = counts(snapshot)
     text = f"alerts: {firing}" + (f" +{pending} pending" if pending else "")
     return text, "$error" if firing else "$warning" if pending else ""
-
-
-def health_span(snapshot: Snapshot) -> Span | None:
-    """"health: WARN" (the worst check), or None when no check is configured."""
-    word = overall(snapshot.health)
-    return (f"health: {word}", STATUS_STYLES.get(word, "")) if word else None
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,13 @@ class CheckResult:
 
 
 def overall(views: tuple[HealthView, ...]) -> str:
-    """The status for the header: the worst check's, UNKNOWN while nothing has reported."""
+    """The status for the header: the worst among checks with a result (an UNKNOWN one, e.g. a
+    backup check with no backup yet, never hides that the others are OK); UNKNOWN only while
+    nothing has reported; "" with no checks."""
     if not views:
         return ""
-    return max((v.status for v in views), key=lambda s: _RANK.get(s, 1))
+    known = [v.status for v in views if v.status != UNKNOWN]
+    return max(known, key=lambda s: _RANK.get(s, 1)) if known else UNKNOWN
 
 
 class CheckState:
