@@ -52,6 +52,14 @@ STATUS_STYLES = {
 }
 
 
+def add_to_config(keys: str, config_name: str) -> str:
+    """"add canary: to opsconsole.yaml": the file the engine runs (its name, as the header shows
+    it), or "a config file" for the built-in demo and defaults, which have no file to edit."""
+    if not config_name or config_name.startswith("built-in"):  # engine/runtime.py: "built-in defaults"
+        return f"add {keys} to a config file"
+    return f"add {keys} to {config_name}"
+
+
 def status_span(word: str, width: int = 0) -> Span:
     """A status word in its colour, padded to `width` (padding inside the one span)."""
     return (word.ljust(width), STATUS_STYLES.get(word.upper(), ""))

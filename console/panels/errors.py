@@ -17,7 +17,7 @@ from textual.geometry import Region
 
 from engine.snapshot import ErrorGroup, SeriesView, Snapshot
 
-from console.panels.base import MUTED, Line, Panel, View, line, sentence, spark_row
+from console.panels.base import MUTED, add_to_config, Line, Panel, View, line, sentence, spark_row
 from console.panels.throughput import display_names, source_order
 from console.render import NO_DATA, age, fit, format_value
 from console.screens.error_detail import ErrorDetailScreen
@@ -105,7 +105,7 @@ class ErrorsPanel(Panel):
     def _why_empty(snapshot: Snapshot) -> str:
         if snapshot.configured & {"watch", "collect"}:
             return "no errors recorded — no error_rate series and no error messages yet"
-        return "no error source yet — configure watch: (logs) or collect: in config.yaml"
+        return f"no error source yet — {add_to_config('watch: (logs) or collect:', snapshot.config_name)}"
 
     def cursor_index(self) -> int:
         keys = [group_key(g) for g in self._groups]

@@ -18,7 +18,7 @@ from engine.commands import Command
 from engine.snapshot import GapView, Snapshot, TargetView
 from engine.units import format_duration
 
-from console.panels.base import MUTED, Line, Panel, View, line, sentence, status_span
+from console.panels.base import MUTED, add_to_config, Line, Panel, View, line, sentence, status_span
 from console.render import age, fit
 from console.screens.confirm import ConfirmScreen
 
@@ -50,7 +50,7 @@ class GapsPanel(Panel):
         closed = sorted((g for g in snapshot.gaps if g.end is not None), key=lambda g: g.end or 0, reverse=True)
         if not snapshot.gaps and not snapshot.targets:
             if "collect" not in snapshot.configured:
-                return sentence("no collection configured — see config.yaml collect:", width)
+                return sentence(f"no collection configured — {add_to_config('collect:', snapshot.config_name)}", width)
             return sentence("no gaps, no targets reporting yet", width)
         rows: list[Line] = []
         # Many open gaps (a network outage) take one row each, so the targets below, each with its

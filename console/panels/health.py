@@ -19,7 +19,7 @@ from textual.geometry import Region
 from engine.snapshot import split_series
 from engine.snapshot import AlertView, ComponentView, HealthView, Snapshot, SourceMode
 
-from console.panels.base import MUTED, Line, Panel, Span, View, line, sentence, status_span
+from console.panels.base import MUTED, add_to_config, Line, Panel, Span, View, line, sentence, status_span
 from console.render import age, fit, format_value
 
 CURSOR_STYLE = "reverse"
@@ -101,7 +101,7 @@ class HealthPanel(Panel):
                 self._check_rows[h.name] = len(rows)
                 rows += self._check(h, snapshot.taken_at, width, h.name == cursor and self.has_focus)
         else:
-            rows += sentence("no health checks configured — see config.yaml health:", width)
+            rows += sentence(f"no health checks configured — {add_to_config('health:', snapshot.config_name)}", width)
         if snapshot.components:
             rows.append(line(("engine components", MUTED)))
             rows += [self._component(c, width) for c in snapshot.components]

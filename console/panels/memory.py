@@ -14,6 +14,7 @@ A series that is absent shows "—", never 0: an operator must be able to tell "
 from __future__ import annotations
 
 from console.panels.base import (
+    add_to_config,
     MUTED,
     SPARK_STYLE,
     Line,
@@ -148,9 +149,7 @@ def io_rows(snapshot: Snapshot, width: int) -> list[Line]:
 def where_to_watch(config_name: str) -> str:
     """Where processes are configured: the file the engine runs (its name, as the header shows
     it), or just the key for the built-in demo and defaults, which have no file to edit."""
-    if not config_name or config_name.startswith("built-in"):  # engine/runtime.py: "built-in defaults"
-        return "processes: none watched — add monitor: processes: to a config file"
-    return f"processes: none watched — add monitor: processes: to {config_name}"
+    return f"processes: none watched — {add_to_config('monitor: processes:', config_name)}"
 
 
 def process_rows(processes: tuple[ProcessView, ...], width: int, config_name: str = "") -> list[Line]:

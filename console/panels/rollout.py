@@ -19,7 +19,7 @@ from __future__ import annotations
 from engine.snapshot import RolloutView, Snapshot
 
 from console.lines import Line, View, line, sentence
-from console.panels.base import Panel
+from console.panels.base import Panel, add_to_config
 from console.render import age
 from console.rollout_text import (
     Layout, choose, countdown, crop, extra_line, finished_timing, first_fitting, layout, length, spark_spans,
@@ -37,7 +37,7 @@ class RolloutPanel(Panel):
     def view(self, snapshot: Snapshot, width: int) -> View:
         r = snapshot.rollout
         if r is None:
-            return sentence("no rollout configured — see config.yaml canary:", width)
+            return sentence(f"no rollout configured — {add_to_config('canary:', snapshot.config_name)}", width)
         shape = self._cached_layout(r, width, snapshot.read_only)
         timing = finished_timing(r, snapshot.taken_at, snapshot.read_only) or (self._timing(r, snapshot.taken_at),)
         rows: list[Line] = [*shape.title, line(first_fitting(timing, width))]

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from engine.snapshot import HealthView, SeriesView, Snapshot
 from engine.units import format_size
 
-from console.panels.base import MUTED, Line, Panel, View, line, sentence, spark_row, status_span
+from console.panels.base import MUTED, add_to_config, Line, Panel, View, line, sentence, spark_row, status_span
 from console.render import fit, format_value
 
 ERROR_RATES = frozenset({"status_4xx_per_s", "status_5xx_per_s", "errors_per_s", "parse_errors_per_s"})
@@ -57,7 +57,7 @@ def why_empty(snapshot: Snapshot) -> str:
     sources = sorted(snapshot.configured & {"watch", "collect"})
     if sources:
         return f"no rate samples yet from {', '.join(sources)} — waiting for the first interval"
-    return "no throughput source yet — configure watch: or collect: in config.yaml"
+    return f"no throughput source yet — {add_to_config('watch: or collect:', snapshot.config_name)}"
 
 
 def fit_end(text: str, width: int) -> str:

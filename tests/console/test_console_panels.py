@@ -24,10 +24,11 @@ async def test_unconfigured_panels_say_so_plainly(make_app):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         flat = {p.id: " ".join(p.body.plain.split()) for p in app.panels}
-        assert flat["throughput"] == "no throughput source yet — configure watch: or collect: in config.yaml"
+        # "test" is the fake engine's config name: the panels name the file that is running.
+        assert flat["throughput"] == "no throughput source yet — add watch: or collect: to test"
         assert flat["errors"].startswith("no error source yet")
-        assert flat["gaps"] == "no collection configured — see config.yaml collect:"
-        assert flat["rollout"] == "no rollout configured — see config.yaml canary:"
+        assert flat["gaps"] == "no collection configured — add collect: to test"
+        assert flat["rollout"] == "no rollout configured — add canary: to test"
         assert "no health checks configured" in flat["health"]
         assert "rollout" not in app.header.plain or "no rollout" in app.header.plain
 

@@ -101,5 +101,5 @@ async def test_no_checks_and_no_alerts_says_where_to_configure_them(make_app, so
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        assert " ".join(body(app)) == "no health checks configured — see config.yaml health:"
+        assert " ".join(body(app)) == "no health checks configured — add health: to test"  # the file running
         assert "alerts: 0" in app.header.plain and "health:" not in app.header.plain
