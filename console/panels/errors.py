@@ -12,6 +12,8 @@ selected group's full text and context in a modal.
 
 from __future__ import annotations
 
+import json
+
 from textual.binding import Binding
 from textual.geometry import Region
 
@@ -27,6 +29,32 @@ CURSOR_STYLE = "reverse"
 
 def newest_first(snapshot: Snapshot) -> tuple[ErrorGroup, ...]:
     return tuple(sorted(snapshot.errors, key=lambda g: g.last_seen, reverse=True))
+
+
+TIME_KEYS = frozenset({"time", "timestamp", "@timestamp", "ts", "time_iso8601", "time_local", "msec", "date"})
+
+
+def brief(message: str) -> str:
+    """A JSON log line as `status=500 upstream_addr=canary request="GET /"`: its time (the age
+    column says it) and its braces and quotes are what a narrow row can spare. Anything else, as it is."""
+    text = message.strip()
+    if not text.startswith("{"):
+        return message
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return message
+    if not isinstance(record, dict):
+        return message
+    parts = []
+    for key, value in record.items():
+        if key in TIME_KEYS or value in ("", "-", None):
+            continue
+        shown = value if isinstance(value, (int, float)) else json.dumps(value, ensure_ascii=False)
+        if isinstance(value, str) and value and " " not in value and '"' not in value:
+            shown = value
+        parts.append(f"{key}={shown}")
+    return " ".join(parts) or message
 
 
 def group_key(group: ErrorGroup) -> tuple[str, str]:
@@ -72,7 +100,7 @@ class ErrorsPanel(Panel):
         self._first_group_row = len(rows)
         cursor = self.cursor_index()
         for i, g in enumerate(groups):
-            text = fit(f"{g.count:>4}× {age(snapshot.taken_at - g.last_seen):>3} {g.source}: {g.message}", width)
+            text = fit(f"{g.count:>4}× {age(snapshot.taken_at - g.last_seen):>3} {g.source}: {brief(g.message)}", width)
             style = CURSOR_STYLE if (i == cursor and self.has_focus) else ""
             rows.append(line((text, style)))
         return tuple(rows)

@@ -128,6 +128,23 @@ async def test_enter_on_an_error_opens_its_full_text(make_app, source):
         assert not isinstance(app.screen, ErrorDetailScreen)
 
 
+async def test_a_json_log_line_reads_as_its_fields_without_the_time(make_app, source):
+    """The Errors row of a JSON access-log line starts with what went wrong, not with a timestamp
+    the age column already gives; the detail screen keeps the whole line."""
+    raw = '{"time": "2026-12-06T02:03:04+00:00", "upstream": "canary", "status": 502, "request": "GET /pay"}'
+    source.current = snap(configured=frozenset({"watch"}), errors=(ErrorGroup("log:access", raw, 4, T0, T0 + 90),))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        rows = text(app, "errors").splitlines()
+        assert any("log:access: upstream=canary" in row for row in rows), rows  # then cut to the panel
+        assert not any("2026-12-06" in row for row in rows)
+        app.screen.query_one("#errors").focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert raw in str(app.screen.query_one("#error-text").render())
+
+
 async def test_rollout_panel_ladder_rules_and_verbs(make_app, source):
     source.current = snap(rollout=RolloutView(
         id=1, service="checkout", status="running", stage_index=1,
