@@ -92,6 +92,8 @@ def type_text(tp: Any, metadata: list[Any] = ()) -> str:
     origin, args = get_origin(tp), get_args(tp)
     if written:
         text = written
+    elif tp is Any:
+        text = "anything"
     elif origin is Literal:
         text = ("one of " if len(args) > 1 else "") + ", ".join(f"`{a}`" for a in args)
     elif typewalk.union_members(tp) != [tp]:
@@ -114,7 +116,7 @@ def type_text(tp: Any, metadata: list[Any] = ()) -> str:
         if text is None:
             text = "path" if typewalk.is_path_type(tp) else tp.__name__
     else:
-        text = "anything" if tp is Any else str(tp)
+        text = str(tp)
     return f"{text} {' '.join(ranges)}" if ranges else text
 
 
