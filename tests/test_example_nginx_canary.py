@@ -16,12 +16,14 @@ import shutil
 import subprocess
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.headlessfixtures import HeadlessProcess, free_port
 from tests.nginxrig import (
+    Backend,
     FINISHED,
     NGINX,
     backend,
@@ -54,6 +56,36 @@ def edit(directory: Path, edits: dict[str, str]) -> None:
     assert all(seen.values()), f"addresses the example no longer has: {[a for a, n in seen.items() if not n]}"
 
 
+@dataclass
+class Running:
+    port: int  # nginx's
+    engine: HeadlessProcess
+    stable: Backend
+    canary: Backend
+
+
+def run_example(example: Path, stack: ExitStack, tmp_path: Path) -> Running:
+    """The copied example as a user runs it: two real backends, its three addresses edited, its
+    own nginx on its own prefix, `config check`, then the headless engine."""
+    assert NGINX is not None
+    stable = stack.enter_context(backend("stable", 1, 0.002, 5.0, tmp_path))
+    canary = stack.enter_context(backend("canary", 2, 0.002, 5.0, tmp_path))
+    port = free_port()
+    edit(example, {STABLE: stable.address, CANARY: canary.address, NGINX_LISTEN: f"127.0.0.1:{port}"})
+    prefix = example / "nginx"
+    # As root, nginx's workers would run as nobody, who cannot enter pytest's 0700 tmp dir.
+    user = ["-g", "user root;"] if os.geteuid() == 0 else []
+    started = subprocess.run([NGINX, "-p", str(prefix), "-c", "nginx.conf", *user],
+                             capture_output=True, text=True, timeout=10, check=False)
+    assert started.returncode == 0, started.stderr
+    stack.callback(subprocess.run, [NGINX, "-p", str(prefix), "-c", "nginx.conf", "-s", "stop"],
+                   capture_output=True, timeout=10, check=False)
+    wait_for_answer(port)
+    config = example / "opsconsole.yaml"
+    check_config(config)
+    return Running(port, stack.enter_context(HeadlessProcess(config, stderr_dir=tmp_path)), stable, canary)
+
+
 def test_the_example_passes_config_check_as_shipped() -> None:
     check_config(EXAMPLE / "opsconsole.yaml")
 
@@ -66,22 +98,9 @@ def test_the_example_promotes_a_good_canary_through_nginx(tmp_path: Path, monkey
     for name, value in FAST.items():
         monkeypatch.setenv(name, value)  # the engine and `opsconsole rollout` both read them
     with ExitStack() as stack:
-        stable = stack.enter_context(backend("stable", 1, 0.002, 5.0, tmp_path))
-        canary = stack.enter_context(backend("canary", 2, 0.002, 5.0, tmp_path))
-        port = free_port()
-        edit(example, {STABLE: stable.address, CANARY: canary.address, NGINX_LISTEN: f"127.0.0.1:{port}"})
-        prefix = example / "nginx"
-        # As root, nginx's workers would run as nobody, who cannot enter pytest's 0700 tmp dir.
-        user = ["-g", "user root;"] if os.geteuid() == 0 else []
-        started = subprocess.run([NGINX, "-p", str(prefix), "-c", "nginx.conf", *user],
-                                 capture_output=True, text=True, timeout=10, check=False)
-        assert started.returncode == 0, started.stderr
-        stack.callback(subprocess.run, [NGINX, "-p", str(prefix), "-c", "nginx.conf", "-s", "stop"],
-                       capture_output=True, timeout=10, check=False)
-        wait_for_answer(port)
-        config = example / "opsconsole.yaml"
-        check_config(config)
-        engine = stack.enter_context(HeadlessProcess(config, stderr_dir=tmp_path))
+        running = run_example(example, stack, tmp_path)
+        port, engine, stable, canary = running.port, running.engine, running.stable, running.canary
+        config, prefix = example / "opsconsole.yaml", example / "nginx"
         traffic = stack.enter_context(load(port, 100.0, 3))
         started_rollout = opsconsole("rollout", "start", "--config", str(config), "--reason", "example test")
         assert started_rollout.returncode == 0, started_rollout.stdout + started_rollout.stderr

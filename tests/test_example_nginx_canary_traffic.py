@@ -8,7 +8,6 @@ of staying INCONCLUSIVE (the new-user trial's `47 requests, need 50` with a curl
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
@@ -17,16 +16,13 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from tests.headlessfixtures import HeadlessProcess, free_port, wait_until
+from tests.headlessfixtures import wait_until
 from tests.nginxrig import (
     NGINX,
-    backend,
-    check_config,
     needs_nginx,
     opsconsole,
-    wait_for_answer,
 )
-from tests.test_example_nginx_canary import CANARY, EXAMPLE, NGINX_LISTEN, STABLE, edit
+from tests.test_example_nginx_canary import EXAMPLE, NGINX_LISTEN, run_example
 
 ROOT = EXAMPLE.parents[1]
 
@@ -47,21 +43,9 @@ def test_the_readme_load_makes_every_first_stage_check_conclusive(tmp_path: Path
     example = tmp_path / "nginx-canary"
     shutil.copytree(EXAMPLE, example)
     with ExitStack() as stack:
-        stable = stack.enter_context(backend("stable", 1, 0.002, 5.0, tmp_path))
-        canary = stack.enter_context(backend("canary", 2, 0.002, 5.0, tmp_path))
-        port = free_port()
-        edit(example, {STABLE: stable.address, CANARY: canary.address, NGINX_LISTEN: f"127.0.0.1:{port}"})
-        prefix = example / "nginx"
-        user = ["-g", "user root;"] if os.geteuid() == 0 else []  # workers as nobody cannot enter pytest's tmp
-        started = subprocess.run([NGINX, "-p", str(prefix), "-c", "nginx.conf", *user],
-                                 capture_output=True, text=True, timeout=10, check=False)
-        assert started.returncode == 0, started.stderr
-        stack.callback(subprocess.run, [NGINX, "-p", str(prefix), "-c", "nginx.conf", "-s", "stop"],
-                       capture_output=True, timeout=10, check=False)
-        wait_for_answer(port)
+        running = run_example(example, stack, tmp_path)
+        port, engine = running.port, running.engine
         config = example / "opsconsole.yaml"
-        check_config(config)
-        engine = stack.enter_context(HeadlessProcess(config, stderr_dir=tmp_path))
 
         load = readme_command("load.py")
         assert load[0] == "python" and load[1] == "examples/nginx-canary/load.py", load

@@ -9,7 +9,6 @@ Later parts (watch, collect, health, alerts, canary, backup) add their own secti
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,6 +18,7 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
+from engine.statedir import state_dir
 from engine.units import format_duration, format_size, parse_duration, parse_size
 
 
@@ -119,9 +119,8 @@ Fraction = Annotated[float, in_range(0, 1)]
 
 
 def default_state_dir() -> Path:
-    """$XDG_STATE_HOME/opsconsole, or ~/.local/state/opsconsole."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "opsconsole"
+    """$XDG_STATE_HOME/opsconsole, or ~/.local/state/opsconsole (engine/statedir.py)."""
+    return state_dir()
 
 
 class Strict(BaseModel):

@@ -24,6 +24,7 @@ import yaml
 
 from engine.config import yamlfile
 from engine.config.errors import ConfigError
+from engine.statedir import state_dir
 
 ENV_OVERRIDE = "OPSCONSOLE_STORE__PATH"
 _REF = re.compile(r"\$\$\{|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
@@ -31,8 +32,7 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present:
 
 
 def default_history(env: Mapping[str, str] = os.environ) -> Path:
-    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "opsconsole" / "history.db"
+    return state_dir(env) / "history.db"
 
 
 def store_path(config: Path, profile: str | None = None, env: Mapping[str, str] = os.environ) -> Path:

@@ -31,6 +31,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.statedir import state_dir
 from engine.control.trust import (
     DIR_MODE,
     ControlPathError,
@@ -83,10 +84,8 @@ def beside_history(db_path: Path) -> Path:
 
 
 def default_history_dir() -> Path:
-    """Where the default history lives: the same rule as engine/config/storepath.default_history
-    (not imported: it loads yaml, and `rollout status --history` must not)."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(os.path.realpath(Path(base) / "opsconsole"))
+    """Where the default history lives (engine/statedir.py), symlinks resolved."""
+    return Path(os.path.realpath(state_dir()))
 
 
 def places(db_path: Path) -> list[Place]:
