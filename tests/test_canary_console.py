@@ -16,16 +16,14 @@ from console.app import OpsConsoleApp
 from console.screens.rollout_confirm import RolloutConfirmScreen
 from engine.commands import Command
 from tests.canaryfixtures import CANARY, Feeder, http_actuator, query, running, write_config
-from tests.httpfixtures import HttpFixture, Reply
+from tests.httpfixtures import HttpFixture
 from tests.ptyrun import PtyProcess, opsconsole_argv
 
 
 @pytest.fixture
-def server() -> HttpFixture:
-    with HttpFixture() as fixture:
-        for path in ("/canary/enable", "/canary/rollback", "/canary/promote"):
-            fixture.route(path, Reply(200, "ok"))
-        yield fixture
+def server(actuator: HttpFixture) -> HttpFixture:
+    """tests/conftest.py's actuator: set-weight, rollback and promote answered 200, calls recorded."""
+    return actuator
 
 
 def panel_text(app: OpsConsoleApp) -> str:

@@ -29,11 +29,9 @@ ALICE = Actor("alice", "203.0.113.9", "tui")
 
 
 @pytest.fixture
-def server() -> HttpFixture:
-    with HttpFixture() as fixture:
-        for path in ("/canary/enable", "/canary/rollback", "/canary/promote"):
-            fixture.route(path, Reply(200, "ok"))
-        yield fixture
+def server(actuator: HttpFixture) -> HttpFixture:
+    """tests/conftest.py's actuator: set-weight, rollback and promote answered 200, calls recorded."""
+    return actuator
 
 
 def weights(server: HttpFixture) -> list[int]:

@@ -18,7 +18,7 @@ from engine.canary.statemachine import Refused, RolloutMachine, Status, Verb, cl
 from engine.commands import Command
 from tests.canaryfixtures import http_actuator, query, running, status, wait_until, write_config
 from tests.headlessfixtures import FAST, HeadlessProcess, canary_section, db_rows
-from tests.httpfixtures import HttpFixture, Reply
+from tests.httpfixtures import HttpFixture
 from tests.ptyrun import opsconsole_argv
 
 STAGES = [Stage(weight=10, hold="manual"), Stage(weight=100)]
@@ -103,11 +103,9 @@ def test_other_finished_rollouts_and_other_verbs_are_unchanged() -> None:
 # -- a real engine and a real actuator ---------------------------------------------------------------
 
 @pytest.fixture
-def server() -> HttpFixture:
-    with HttpFixture() as fixture:
-        for path in ("/canary/enable", "/canary/rollback", "/canary/promote"):
-            fixture.route(path, Reply(200, "ok"))
-        yield fixture
+def server(actuator: HttpFixture) -> HttpFixture:
+    """tests/conftest.py's actuator: set-weight, rollback and promote answered 200, calls recorded."""
+    return actuator
 
 
 def canary(window: str) -> str:

@@ -32,12 +32,10 @@ def screen_text(app: OpsConsoleApp) -> str:
 
 
 @pytest.fixture
-def server() -> HttpFixture:
-    with HttpFixture() as fixture:
-        for path in ("/canary/enable", "/canary/rollback", "/canary/promote"):
-            fixture.route(path, Reply(200, "ok"))
-        fixture.route("/metrics", Reply(200, "# TYPE up gauge\nup 1\n"))
-        yield fixture
+def server(actuator: HttpFixture) -> HttpFixture:
+    """tests/conftest.py's actuator: set-weight, rollback and promote answered 200, calls recorded."""
+    actuator.route("/metrics", Reply(200, "# TYPE up gauge\nup 1\n"))
+    return actuator
 
 
 # -- `e`: the disable-target confirmation shows its question and keys, at 80x24 --------------------

@@ -14,7 +14,7 @@ from console.app import OpsConsoleApp
 from console.screens.rollout_confirm import RolloutConfirmScreen
 from engine.commands import Command
 from tests.canaryfixtures import http_actuator, running, status, wait_until, write_config
-from tests.httpfixtures import HttpFixture, Reply
+from tests.httpfixtures import HttpFixture
 from tests.test_canary_console import panel_text, settle
 
 def canary(window: str) -> str:
@@ -22,11 +22,9 @@ def canary(window: str) -> str:
 
 
 @pytest.fixture
-def server() -> HttpFixture:
-    with HttpFixture() as fixture:
-        for path in ("/canary/enable", "/canary/rollback", "/canary/promote"):
-            fixture.route(path, Reply(200, "ok"))
-        yield fixture
+def server(actuator: HttpFixture) -> HttpFixture:
+    """tests/conftest.py's actuator: set-weight, rollback and promote answered 200, calls recorded."""
+    return actuator
 
 
 async def test_promote_full_then_R_rolls_the_promotion_back(tmp_path: Path, server: HttpFixture) -> None:
