@@ -73,6 +73,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("alerts_silence", "s", "silence alert", "alerts", needs_write=True, command="alerts.silence", confirm=silence_screen),
     ActionSpec("toggle_target", "e", "enable/disable target", "collect", footer=False, needs_write=True, panel="gaps"),
     ActionSpec("backup", "b", "backup now", "history", needs_write=True, command="backup"),  # progress: Health "backup"
+    ActionSpec("events", "l", "event log", "view"),
+    ActionSpec("rollouts", "o", "rollout timeline", "view"),
     # Review mode (opsconsole review FILE): the time cursor. Plain characters, so tmux passes them.
     ActionSpec("review_back", "left_square_bracket", "step back", "review", review=True),
     ActionSpec("review_forward", "right_square_bracket", "step forward", "review", review=True),
@@ -87,8 +89,6 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("review_speed", "x", "speed 1x/10x/60x", "review", footer=False, review=True),
     ActionSpec("review_goto", "g", "go to time", "review", review=True),
     ActionSpec("review_window", "z", "window: live/15m/1h/6h/24h/7d", "review", footer=False, review=True),
-    ActionSpec("review_events", "l", "event log", "review", review=True),
-    ActionSpec("review_rollouts", "o", "rollout timeline", "review", review=True),
     ActionSpec("review_export", "E", "export window", "review", footer=False, review=True),
     ActionSpec("review_what_if", "w", "what-if", "review", footer=False, review=True),
 )

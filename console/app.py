@@ -19,8 +19,9 @@ import logging
 import time
 from collections import deque
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, ComposeResult
 from textual.containers import ScrollableContainer
@@ -45,6 +46,10 @@ from console.panels.throughput import ThroughputPanel
 from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
 from console.themes import DEFAULT_THEME, load_themes, next_theme
+
+if TYPE_CHECKING:
+    from engine.history.opener import OpenedHistory
+    from engine.history.runs import Run
 
 log = logging.getLogger(__name__)
 
@@ -306,6 +311,60 @@ class OpsConsoleApp(App[None]):
 
     def action_help(self) -> None:
         self.open_modal(HelpScreen(self.is_read_only))
+
+    # -------------------------------------------------------- history screens
+    def history_file(self) -> Path | None:
+        """The running engine's history file, which the event log and rollout timeline read
+        alongside it; None, after saying why, when there is none to read."""
+        path = getattr(self.source, "history_path", None)
+        if path is None:
+            self.say("this console's source keeps no history file to read", severity="warning")
+            return None
+        if not Path(path).is_file():
+            self.say(f"no history to read yet: {path} does not exist (the engine creates it when it starts)",
+                     severity="warning")
+            return None
+        return Path(path)
+
+    def action_events(self) -> None:
+        from console.screens.event_log import EventLogScreen
+
+        path = self.history_file()
+        if path is not None:
+            self.open_modal(EventLogScreen(path, refresh=self.refresh_interval))
+
+    def action_rollouts(self) -> None:
+        path = self.history_file()
+        if path is not None:
+            self.run_worker(partial(self._read_rollouts, path), thread=True, group="rollouts", exit_on_error=False)
+
+    def _read_rollouts(self, path: Path) -> None:
+        from engine.history.opener import HistoryError, open_history
+        from engine.history.runs import find_runs
+        from engine.store import StoreError
+
+        try:
+            opened = open_history(path)
+        except (HistoryError, StoreError) as exc:
+            self.call_from_thread(self.say, f"rollout timeline: {exc}", severity="error")
+            return
+        try:
+            found = opened.db.time_range()
+            runs = find_runs(opened.db, found[0]) if found else []
+        except StoreError as exc:
+            opened.close()
+            self.call_from_thread(self.say, f"rollout timeline: {exc}", severity="error")
+            return
+        self.call_from_thread(self._show_rollouts, opened, runs)
+
+    def _show_rollouts(self, opened: OpenedHistory, runs: list[Run]) -> None:
+        from console.screens.rollout_timeline import RolloutTimelineScreen
+
+        def closed(_result: object) -> None:
+            opened.close()
+            self.refresh_now()
+
+        self.push_screen(RolloutTimelineScreen(opened.db, runs, time.time(), jumps=False), callback=closed)
 
     def action_cycle_theme(self) -> None:
         self.theme = next_theme(self.theme, self.theme_names)

@@ -63,6 +63,11 @@ class AttachSource:
     def snapshot(self) -> Snapshot:
         return self._view
 
+    @property
+    def history_path(self) -> Path:
+        """The engine's history file (the socket lives beside or is named after it)."""
+        return self.db_path
+
     def submit(self, command: Command) -> concurrent.futures.Future[CommandResult]:
         if self._stop.is_set():
             done: concurrent.futures.Future[CommandResult] = concurrent.futures.Future()

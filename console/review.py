@@ -10,8 +10,10 @@ What review adds to the live console, and nothing else:
 - time keys, declared in the one action registry (console/actions.py, group "review"):
   `[` `]` step one interval (the live refresh period), `{` `}` a minute, `<` `>` an hour,
   `n` / `N` next / previous event of the kind `f` cycles, space play/stop, `x` speed 1x/10x/60x,
-  `g` go to a typed time, `z` window, `l` event log, `o` rollout timeline, `E` export the window,
+  `g` go to a typed time, `z` window, `E` export the window,
   `w` what-if. Plain characters and letters only: tmux passes them as they are;
+- the event log (`l`) and rollout timeline (`o`) of the live console, at the cursor: enter on a
+  row moves the cursor there;
 - every engine verb stays bound and is refused with "review mode: ... is disabled".
 
 A cursor move updates the strip at once and builds the snapshot in a worker thread (SQLite); a
@@ -299,12 +301,12 @@ class ReviewApp(OpsConsoleApp):
         self.move_to(self.cursor.t)
 
     # ------------------------------------------------------------------ screens
-    def action_review_events(self) -> None:
+    def action_events(self) -> None:
         from console.screens.event_log import EventLogScreen
 
         self.push_screen(EventLogScreen(self.history.db, self.cursor.t), callback=self._jump_from_screen)
 
-    def action_review_rollouts(self) -> None:
+    def action_rollouts(self) -> None:
         from console.screens.rollout_timeline import RolloutTimelineScreen
 
         self.push_screen(RolloutTimelineScreen(self.history.db, self.history.runs, self.cursor.t),

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from engine import secrets
@@ -311,6 +312,12 @@ class Engine:
     # ------------------------------------------------------------------ SnapshotSource
     def snapshot(self) -> Snapshot:
         return self._snapshot
+
+    @property
+    def history_path(self) -> Path:
+        """The history file this engine writes: the console's event log and rollout timeline
+        read it alongside the engine."""
+        return self.config.store.path
 
     def submit(self, command: Command) -> concurrent.futures.Future[CommandResult]:
         loop = self._loop

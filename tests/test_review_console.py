@@ -117,8 +117,9 @@ async def test_the_event_log_filters_and_jumps(history: Path) -> None:
             await pilot.pause(0.02)
             if "kinds gap" in str(screen.query_one("#events-status").render()):
                 break
-        assert [r["kind"] for r in screen.rows] == ["gap", "gap"]
-        await pilot.press("up", "enter")  # the gap's opening
+        assert [r.kind for r in screen.rows] == ["gap", "gap"]
+        assert screen.rows[0].t > screen.rows[1].t  # newest first: the closing, then the opening
+        await pilot.press("down", "enter")  # the gap's opening
         await settle(app, pilot)
         assert app.screen is not screen and app.cursor.t == T0 + 400
         assert app.snapshot.gaps and app.snapshot.gaps[0].end is None  # open at that moment

@@ -1,6 +1,6 @@
-"""Review's rollout timeline: pick a recorded rollout, read its stages and every decision with its
-explanation, the audit rows (who, when, from where, why) and the metrics around each decision;
-enter on a decision moves the time cursor there.
+"""The rollout timeline (`o`, live and in review): pick a recorded rollout, read its stages and every
+decision with its explanation, the audit rows (who, when, from where, why) and the metrics around
+each decision; in review, enter on a decision moves the time cursor there.
 
 Keys: up/down choose, tab moves between the rollout list and its decisions, enter jumps,
 `q` or escape closes. Reading runs in a worker thread.
@@ -72,9 +72,11 @@ class RolloutTimelineScreen(ModalScreen[float | None]):
     """
     BINDINGS = [Binding("q,escape", "close", "close")]
 
-    def __init__(self, db: HistoryDB, runs: Sequence[Run], cursor: float) -> None:
+    def __init__(self, db: HistoryDB, runs: Sequence[Run], cursor: float, *, jumps: bool = True) -> None:
+        """`jumps`: enter on a decision moves review's time cursor there (the screen's result);
+        the live console has no cursor, so there enter only shows the decision."""
         super().__init__()
-        self.db, self.runs, self.cursor = db, runs, cursor
+        self.db, self.runs, self.cursor, self.jumps = db, runs, cursor, jumps
         self.rows: list[dict[str, Any]] = []
         self.story: Story | None = None
 
@@ -129,7 +131,7 @@ class RolloutTimelineScreen(ModalScreen[float | None]):
             self.query_one("#rollout-detail", Static).update(Content(detail_text(told.decisions[0])))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        if event.option_list.id == "rollout-decisions" and self.story is not None:
+        if event.option_list.id == "rollout-decisions" and self.story is not None and self.jumps:
             self.dismiss(self.story.decisions[event.option_index].t)
         elif event.option_list.id == "rollout-list":
             self.query_one("#rollout-decisions", OptionList).focus()

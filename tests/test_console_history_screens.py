@@ -1,0 +1,116 @@
+"""The live console's history screens (issue 17 item 1), driven through the real app with a real
+engine writing a real history: the event log (`l`: events and audit rows, newest first, filtered as
+you type, following new rows) and the rollout timeline (`o`)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from console.app import OpsConsoleApp
+from console.screens.event_log import EventLogScreen
+from console.screens.rollout_timeline import RolloutTimelineScreen
+from engine.commands import Command
+from tests.console.console_fakes import FakeSource
+from tests.canaryfixtures import BASELINE, CANARY, Feeder, http_actuator, running, status, wait_until, write_config
+from tests.httpfixtures import HttpFixture
+from tests.test_console_defects import screen_text
+
+
+async def until(pilot, predicate, timeout: float = 10.0, what: str = "condition") -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        if predicate():
+            return
+    raise AssertionError(f"{what}: not reached in {timeout}s")
+
+
+def status_line(screen: EventLogScreen) -> str:
+    return str(screen.query_one("#events-status").render())
+
+
+async def test_live_event_log_shows_events_and_audit_newest_first_and_follows(tmp_path: Path,
+                                                                            actuator: HttpFixture) -> None:
+    with running(write_config(tmp_path, http_actuator(actuator.url("")))) as engine:
+        engine.submit(Command("pause")).result(10)
+        engine.submit(Command("resume")).result(10)
+        app = OpsConsoleApp(engine, refresh=0.2)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("l")
+            await until(pilot, lambda: isinstance(app.screen, EventLogScreen), what="the event log")
+            screen = app.screen
+            assert isinstance(screen, EventLogScreen)
+            await until(pilot, lambda: any(r.kind == "audit" and r.message.startswith("resume") for r in screen.rows),
+                        what="the resume audit row")
+            times = [r.t for r in screen.rows]
+            assert times == sorted(times, reverse=True)  # newest first
+            assert any(r.kind == "action" and "engine paused" in r.message for r in screen.rows)
+            audit = next(r for r in screen.rows if r.kind == "audit" and r.message.startswith("pause"))
+            assert audit.source.endswith("@tui") and audit.severity == "info"
+            assert "following" in status_line(screen)
+
+            # Filtered as typed: no enter needed.
+            await pilot.press("slash", *"kind:audit")
+            await until(pilot, lambda: screen.rows and all(r.kind == "audit" for r in screen.rows), what="audit only")
+            assert [r.message.split(":")[0] for r in screen.rows][:2] == ["resume", "pause"]
+            text = screen_text(app)
+            assert "audit" in text and "· info" in text  # the severity is a word and a symbol, not a colour
+
+            # Following: a command sent now appears at the top without a key.
+            await pilot.press("enter")  # back to the rows
+            engine.submit(Command("pause")).result(10)
+            await until(pilot, lambda: screen.rows[0].message.startswith("pause")
+                        and screen.rows[0].t > audit.t, what="the new pause at the top")
+            assert screen.query_one("DataTable").cursor_row == 0
+
+            # Reading older rows holds the list still, as less +F does.
+            await pilot.press("down")
+            await until(pilot, lambda: "f: follow" in status_line(screen), what="following stopped")
+            engine.submit(Command("resume")).result(10)
+            await pilot.pause(0.6)
+            assert screen.rows[0].message.startswith("pause")
+            await pilot.press("f")
+            await until(pilot, lambda: screen.rows[0].message.startswith("resume"), what="following again")
+
+            # The highlighted row's whole text and data below the table.
+            detail = str(screen.query_one("#events-detail").render())
+            assert "resume" in detail and "audit" in detail
+            await pilot.press("q")
+            await until(pilot, lambda: not isinstance(app.screen, EventLogScreen), what="closed")
+
+
+async def test_live_rollout_timeline_tells_the_running_rollout(tmp_path: Path, actuator: HttpFixture) -> None:
+    feeder = Feeder()
+    feeder.set(CANARY, 0.002)
+    feeder.set(BASELINE, 0.002)
+    with running(write_config(tmp_path, http_actuator(actuator.url(""))), feeder) as engine:
+        engine.submit(Command("rollout.start")).result(10)
+        wait_until(lambda: status(engine) == "promoted", 15, "promotion", engine)
+        app = OpsConsoleApp(engine, refresh=60.0)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("o")
+            await until(pilot, lambda: isinstance(app.screen, RolloutTimelineScreen), what="the timeline")
+            screen = app.screen
+            await until(pilot, lambda: screen.story is not None, what="the story")
+            assert screen.story.decisions[-1].to_status == "promoted"
+            assert "promoted" in screen_text(app)
+            await pilot.press("tab", "enter")  # live: enter shows the decision; there is no cursor to move
+            await pilot.pause(0.2)
+            assert app.screen is screen
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is not screen, what="closed")
+
+
+async def test_a_source_without_a_history_file_says_why() -> None:
+    app = OpsConsoleApp(FakeSource(), refresh=60.0)  # an in-memory source: nothing recorded
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("l")
+        await pilot.pause()
+        assert any("keeps no history file" in text for _, _, text in app.notices)
+        assert not isinstance(app.screen, EventLogScreen)
+
+
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
