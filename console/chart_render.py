@@ -1,0 +1,70 @@
+"""Draw a ChartData with plotext, as text for a Static.
+
+plotext is imported here, on the first draw, and nowhere else: the always-on console never
+loads it (~0.1 s and ~15 MB of RSS with plotext 6, measured by bench/chart_cost.py). plotext
+keeps one global figure, so every draw clears it and runs on the UI thread only.
+
+Choices made because of what plotext does:
+- x is seconds relative to the window's end, with our own clock labels as ticks: plotext's date
+  axis wants a date form per axis and absolute timestamps; relative seconds keep its floats small.
+- Lines are told apart by marker as well as colour (braille for the series or canary, `•` for the
+  baseline, dashed thresholds), so `--color-system mono` still reads; the legend is our own line
+  of words under the plot (plotext's boxed legend sits over the data).
+- plotext has no gap in a line: NaN points are left out, so a hole is bridged by a straight segment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+
+from console.chart_model import ChartData, time_ticks, value_range, value_ticks
+
+COLOURS = {"series": 12, "canary": 12, "baseline": 8}  # plotext's 256-colour codes: blue, grey
+MARKERS = {"series": "hd", "canary": "hd", "baseline": "•"}
+THRESHOLD_COLOUR, MARK_COLOUR = 9, 13  # red, magenta
+WHITE_BACKGROUND = "\x1b[48;5;15m"
+Y_LABEL_ROOM = 9  # columns plotext gives the widest y tick label, about
+
+
+def plotext() -> Any:
+    import plotext as plt  # noqa: PLC0415  (on purpose: only when a chart opens)
+
+    return plt
+
+
+def render(data: ChartData, width: int, height: int, *, colour: bool = True) -> Text:
+    """The chart as text of exactly `width` x `height` cells (plotext's own figure size)."""
+    plt = plotext()
+    plt.terminal.limit(False, False)  # the figure is sized for the widget, not the terminal
+    f = plt.figure
+    f.clear()
+    f.theme("simple")
+    f.plot_size(max(20, width), max(6, height))
+    for line in data.lines:
+        if not line.values:
+            continue
+        marker = plt.marker(MARKERS[line.role], plt.pixel(foreground=COLOURS[line.role]))
+        s = f.signal([t - data.t1 for t in line.times], list(line.values), marker=marker)
+        s.lines()
+        f.draw(s)
+    for threshold in data.thresholds:
+        f.line(threshold.value, orientation="h", pixel=plt.pixel(foreground=THRESHOLD_COLOUR), style="dotted")
+    lo, hi = value_range(data)
+    for mark in data.marks:
+        if data.t0 <= mark.t <= data.t1:
+            x = mark.t - data.t1
+            f.line(x, orientation="v", pixel=plt.pixel(foreground=MARK_COLOUR))
+            f.draw(f.text(x, hi, f"▏{mark.label}"))
+    ticks, labels = time_ticks(data.t0, data.t1, width - Y_LABEL_ROOM)
+    f.ruler("x").lim(data.t0 - data.t1, 0)
+    f.ruler("x").ticks([t - data.t1 for t in ticks], list(labels))
+    y_ticks, y_labels = value_ticks(data, height - 3)
+    f.ruler("y").lim(lo, hi)
+    f.ruler("y").ticks(list(y_ticks), list(y_labels))
+    built = f.build().string(colorless=not colour)
+    if not colour:
+        return Text(built)
+    # plotext 6.1 paints a line's cells on its default white background whatever pixel is given
+    return Text.from_ansi(built.replace(WHITE_BACKGROUND, ""))
