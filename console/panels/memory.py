@@ -8,11 +8,15 @@ colour (one style span per row), with capped points. They are drawn by console.r
 rather than plotext: plotext costs ~15 MB of RSS and ~0.3 s to import, keeps global state, and
 rebuilds a whole figure per frame, for two charts that are a few dozen lines of our own.
 
+Rows have a cursor while the panel has focus (up/down or j/k); enter opens the row's series in
+the full-screen chart (console/screens/chart.py, where plotext is used: one figure, on demand).
+
 A series that is absent shows "—", never 0: an operator must be able to tell "zero" from "unknown".
 """
 
 from __future__ import annotations
 
+from console.chart_rows import CURSOR_BINDINGS, SeriesCursor
 from console.panels.base import (
     add_to_config,
     MUTED,
@@ -44,8 +48,11 @@ CHART_EVERY = 2.0  # seconds: the host and the engine sample every 2 s by defaul
 CHART_MIN_POINTS = 10  # fewer points: a sparkline says as much
 # Chart heights (rows) for host memory and engine RSS, used when the panel has that many spare rows.
 MEM_CHART_ROWS, RSS_CHART_ROWS = 4, 3
-class MemoryPanel(Panel):
+class MemoryPanel(SeriesCursor, Panel):
+    """Rows have a cursor (up/down or j/k while focused); enter charts the row's series."""
+
     TITLE = "Memory"
+    BINDINGS = CURSOR_BINDINGS
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -58,20 +65,25 @@ class MemoryPanel(Panel):
         charted = {"mem_pct": spare >= MEM_CHART_ROWS,
                    "rss_bytes": spare >= MEM_CHART_ROWS + RSS_CHART_ROWS}
         rows: list[Line] = []
+        keys: list[str | None] = []
         for source, metric, label, with_spark in ROWS:
             s = snapshot.get(source, metric)
             if s is None or s.last is None:
                 rows.append(line(f"{label:<{LABEL_W}} ", (f"{NO_DATA:>8}", MUTED)))
+                keys.append(None)
                 continue
             value = f"{format_value(metric, s.last, s.unit):>8}"
             chart = self._chart(s, width, snapshot.taken_at) if with_spark and charted[metric] else ()
+            keys.append(s.key)
             if chart:
                 rows.append(line(f"{label:<{LABEL_W}} ", value, (f" last {span_text(s)}", MUTED)))
                 rows.extend(chart)
+                keys += [None] * len(chart)
                 continue
             lo, hi = spark_range(metric, s.unit, s.values)
             rows.append(spark_row(f"{label:<{LABEL_W}}", value, s.values if with_spark else (), width, lo=lo, hi=hi))
-        return tuple(rows + io + processes)
+        keys += io_keys(snapshot) + process_keys(snapshot, processes)
+        return self.mark(rows + io + processes, keys)
 
     def _chart(self, s: SeriesView, width: int, now: float) -> tuple[Line, ...]:
         """The series as a small chart, reused until CHART_EVERY has passed or the width changed."""
@@ -144,6 +156,29 @@ def io_rows(snapshot: Snapshot, width: int) -> list[Line]:
         text = f"{label:<{LABEL_W}} {a} {_rate(x.last if x else None)}  {b} {_rate(y.last if y else None)}"
         rows.append(line(fit(text, width)))
     return rows
+
+
+def io_keys(snapshot: Snapshot) -> list[str | None]:
+    """The series each of io_rows' rows charts, in the same order (the first of a pair)."""
+    keys: list[str | None] = [f"{s.source}/{s.metric}" for s in snapshot.series
+                              if s.source.startswith("disk:") and s.metric == "used_pct" and s.last is not None]
+    for first, second in (("disk_read_bytes_s", "disk_write_bytes_s"), ("net_recv_bytes_s", "net_sent_bytes_s")):
+        x, y = snapshot.get("host", first), snapshot.get("host", second)
+        if x is not None or y is not None:
+            keys.append(f"host/{first}" if x is not None else f"host/{second}")
+    return keys
+
+
+def process_keys(snapshot: Snapshot, rows: list[Line]) -> list[str | None]:
+    """The RSS series of each process row (proc:<name>/rss_bytes), None for the other rows."""
+    if not snapshot.processes:
+        return [None] * len(rows)
+    top = sorted(snapshot.processes, key=lambda p: -1 if p.rss_bytes is None else p.rss_bytes, reverse=True)
+    keys: list[str | None] = [None]  # the column header
+    for p in top[:TOP_PROCESSES]:
+        found = snapshot.get(f"proc:{p.name}", "rss_bytes")
+        keys.append(found.key if found is not None else None)
+    return keys + [None] * (len(rows) - len(keys))
 
 
 def where_to_watch(config_name: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from engine.snapshot import HealthView, SeriesView, Snapshot
 from engine.units import format_size
 
+from console.chart_rows import CURSOR_BINDINGS, SeriesCursor
 from console.panels.base import MUTED, add_to_config, Line, Panel, View, line, sentence, spark_row, status_span
 from console.render import fit, format_value
 
@@ -71,8 +72,11 @@ def format_rate(s: SeriesView) -> str:
     return format_value(s.metric, s.last, s.unit)
 
 
-class ThroughputPanel(Panel):
+class ThroughputPanel(SeriesCursor, Panel):
+    """Rows have a cursor (up/down or j/k while focused); enter charts the row's rate."""
+
     TITLE = "Throughput"
+    BINDINGS = CURSOR_BINDINGS
 
     def view(self, snapshot: Snapshot, width: int) -> View:
         stuck = waiting(snapshot)
@@ -88,14 +92,18 @@ class ThroughputPanel(Panel):
         src_w = min(16, max(len(names[s]) for s in sources))
         met_w = min(8, max((len(short(s.metric)) for rows in by_source.values() for s in rows), default=0))
         rows: list[Line] = []
+        keys: list[str | None] = []
         for source in sources:
             if source in stuck:
-                rows += self._waiting_rows(names[source], stuck[source], width, src_w)
+                waiting_rows = self._waiting_rows(names[source], stuck[source], width, src_w)
+                rows += waiting_rows
+                keys += [None] * len(waiting_rows)
                 continue
             for i, s in enumerate(by_source[source]):
                 label = f"{fit(names[source] if i == 0 else '', src_w):<{src_w}} {fit(short(s.metric), met_w):<{met_w}}"
                 rows.append(spark_row(label, self._value(snapshot, s), s.values, width))
-        return tuple(rows)
+                keys.append(s.key)
+        return self.mark(rows, keys)
 
     @staticmethod
     def _value(snapshot: Snapshot, s: SeriesView) -> str:
