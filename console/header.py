@@ -122,12 +122,12 @@ class HeaderBar(Horizontal):
         key = (content.plain, tuple(content.spans))
         if key != self._main_key:  # equal text and styles: send nothing
             self._main_key, self._main_plain = key, content.plain
-            self.main.update(content)
+            self.main.update(content, layout=False)  # fixed size: no reflow of the screen
         # The snapshot's own time: in review this is the moment being replayed, not now.
         text = f" {clock(snapshot.taken_at)}"
         if text != self._clock_text:
             self._clock_text = text
-            self.clock.update(text)
+            self.clock.update(text, layout=False)
 
     @property
     def plain(self) -> str:
