@@ -74,6 +74,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("toggle_target", "e", "enable/disable target", "collect", footer=False, needs_write=True, panel="gaps"),
     ActionSpec("backup", "b", "backup now", "history", needs_write=True, command="backup"),  # progress: Health "backup"
     ActionSpec("events", "l", "event log", "view"),
+    ActionSpec("silences", "m", "silences", "alerts", footer=False),
     ActionSpec("rollouts", "o", "rollout timeline", "view"),
     # Review mode (opsconsole review FILE): the time cursor. Plain characters, so tmux passes them.
     ActionSpec("review_back", "left_square_bracket", "step back", "review", review=True),
@@ -119,16 +120,21 @@ DOING: dict[str, str] = {
     "rollout_pause": "holding the rollout", "rollout_resume": "continuing the rollout",
     "rollout_freeze": "freezing the rollout", "rollout_rollback": "rolling back",
     "alerts_silence": "silencing an alert", "toggle_target": "enabling or disabling a target",
-    "backup": "backing up the history",
+    "backup": "backing up the history", "lift_silence": "lifting a silence",
 }
 
 
 def refusal(spec: ActionSpec, read_only: bool, *, review: bool = False) -> str | None:
     """Why this action cannot run now, or None if it can."""
-    if spec.needs_write and review:
-        return f"review mode: {spec.id} is disabled (a review never changes anything)"
-    if spec.needs_write and read_only:
-        return f"read-only: {DOING.get(spec.id, spec.description)} is disabled (started with --read-only)"
+    return write_refusal(DOING.get(spec.id, spec.description), read_only, review=review) if spec.needs_write else None
+
+
+def write_refusal(doing: str, read_only: bool, *, review: bool = False) -> str | None:
+    """Why something that changes the engine ("rolling back") cannot run now, or None if it can."""
+    if review:
+        return f"review mode: {doing} is disabled (a review never changes anything)"
+    if read_only:
+        return f"read-only: {doing} is disabled (started with --read-only)"
     return None
 
 

@@ -32,9 +32,9 @@ from textual.timer import Timer
 from textual.widgets import Footer
 
 from engine.commands import Command, CommandResult
-from engine.snapshot import Snapshot, SnapshotSource
+from engine.snapshot import SilenceView, Snapshot, SnapshotSource
 
-from console.actions import BY_ID, ActionSpec, ActionsProvider, bindings, refusal
+from console.actions import BY_ID, DOING, ActionSpec, ActionsProvider, bindings, refusal, write_refusal
 from console.header import HeaderBar
 from console.panels.base import Panel
 from console.panels.errors import ErrorsPanel
@@ -61,6 +61,7 @@ class OpsConsoleApp(App[None]):
     BINDINGS = bindings()
     COMMANDS = App.COMMANDS | {ActionsProvider}
     # Screen classes by width: 3x2 grid when wide, 2x3 at 80 columns, one scrolling column below.
+    reviewing: ClassVar[bool] = False  # ReviewApp: a recorded history, never changed
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (70, "-medium"), (120, "-wide")]
 
     def __init__(
@@ -311,6 +312,33 @@ class OpsConsoleApp(App[None]):
 
     def action_help(self) -> None:
         self.open_modal(HelpScreen(self.is_read_only))
+
+    def action_silences(self) -> None:
+        from console.screens.silences import SilencesScreen
+
+        self.push_screen(SilencesScreen(self.snapshot, refresh=self.refresh_interval), callback=self._lift_silence)
+
+    def _lift_silence(self, silence: SilenceView | None) -> None:
+        """The silences screen chose one to lift early: confirm, then `alerts.unsilence`."""
+        self.refresh_now()
+        if silence is None:
+            return
+        why = write_refusal(DOING["lift_silence"], self.is_read_only, review=self.reviewing)
+        if why:
+            self.say(why, severity="warning")
+            return
+        others = sum(1 for s in (self.snapshot.silences if self.snapshot else ()) if s.rule == silence.rule) - 1
+        question = (f"lift the silence on {silence.rule} ({silence.author}: {silence.comment}) now?"
+                    + (f" The rule's {others} other silence(s) are lifted with it." if others > 0 else "")
+                    + " Its alerts notify again.")
+        self.push_screen(ConfirmScreen(question), callback=lambda yes: self._confirmed_lift(yes, silence))
+
+    def _confirmed_lift(self, yes: bool | None, silence: SilenceView) -> None:
+        if yes:
+            self.send_command(Command("alerts.unsilence", {"rule": silence.rule}))
+        else:
+            self.say("lift silence: cancelled")
+        self.refresh_now()
 
     # -------------------------------------------------------- history screens
     def history_file(self) -> Path | None:

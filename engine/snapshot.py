@@ -102,6 +102,18 @@ class AlertView:
 
 
 @dataclass(frozen=True)
+class SilenceView:
+    """An operator's silence on one alert rule: who, why, until when (engine/alerts/silences.py)."""
+
+    id: str
+    rule: str
+    author: str
+    comment: str
+    created: float
+    expires: float
+
+
+@dataclass(frozen=True)
 class GapView:
     series: str
     start: float
@@ -239,6 +251,7 @@ class Snapshot:
     components: tuple[ComponentView, ...] = ()
     health: tuple[HealthView, ...] = ()
     alerts: tuple[AlertView, ...] = ()
+    silences: tuple[SilenceView, ...] = ()  # active ones, soonest to expire first
     gaps: tuple[GapView, ...] = ()
     targets: tuple[TargetView, ...] = ()
     errors: tuple[ErrorGroup, ...] = ()

@@ -114,3 +114,52 @@ async def test_a_source_without_a_history_file_says_why() -> None:
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+# -- silences: the list, and lifting one early ------------------------------------------------------
+
+ALERTS = (
+    "store: {path: history.db, flush_interval: 20ms}\n"
+    "engine: {snapshot_interval: 50ms}\n"
+    "monitor: {host: {enabled: false}}\n"
+    "alerts:\n"
+    "  - {name: EngineAlive, series: engine/uptime_s, op: '>', value: 0, severity: critical}\n"
+    "  - {name: AlsoAlive, series: engine/uptime_s, op: '>', value: 0, severity: warning}\n"
+)
+
+
+async def test_silences_screen_lists_who_why_until_and_lifts_one_early(tmp_path: Path) -> None:
+    from engine.config.loader import load_config
+
+    path = tmp_path / "config.yaml"
+    path.write_text(ALERTS)
+    with running(load_config(path)) as engine:
+        wait_until(lambda: any(a.state == "firing" for a in engine.snapshot().alerts), what="an alert firing")
+        for rule, why in (("EngineAlive", "known: deploying the fix"), ("AlsoAlive", "noise while we migrate")):
+            assert engine.submit(Command("alerts.silence", {"rule": rule, "comment": why, "duration": "2h"})).result(10).ok
+        wait_until(lambda: len(engine.snapshot().silences) == 2, what="two silences in the snapshot")
+        app = OpsConsoleApp(engine, refresh=0.2)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("m")
+            await until(pilot, lambda: type(app.screen).__name__ == "SilencesScreen", what="the silences screen")
+            text = screen_text(app)
+            assert "EngineAlive" in text and "known: deploying the fix" in text and "AlsoAlive" in text
+            assert "1h59m left" in text, text  # silenced for 2h, a moment ago
+            assert "2 active" in text
+            await pilot.press("x")  # the first row: EngineAlive
+            await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", what="the confirmation")
+            assert "lift the silence on EngineAlive" in screen_text(app)
+            await pilot.press("y")
+            await app.workers.wait_for_complete()
+            wait_until(lambda: [s.rule for s in engine.snapshot().silences] == ["AlsoAlive"], what="one lifted")
+            await pilot.press("m")
+            await until(pilot, lambda: type(app.screen).__name__ == "SilencesScreen", what="the screen again")
+            assert [s.rule for s in app.screen.silences] == ["AlsoAlive"] and "1 active" in screen_text(app)
+    rows = query_audit(tmp_path / "history.db")
+    assert ("alerts.unsilence", '{"rule":"EngineAlive"}') in rows
+
+
+def query_audit(db: Path) -> list[tuple[str, str]]:
+    from tests.canaryfixtures import query
+
+    return [(a, args) for a, args in query(db, "SELECT action, args FROM audit ORDER BY id")]

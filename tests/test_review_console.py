@@ -194,7 +194,7 @@ def test_the_time_keys_work_through_a_real_terminal(history: Path) -> None:
         proc.send(b"+5m\r")
         proc.wait_for_text(clock(T0 + 301), 10)
         proc.send(b"p")
-        proc.wait_for_text("review mode: pause is disabled", 10)
+        proc.wait_for_text("review mode: pausing or resuming the engine is disabled", 10)
         proc.send(b"q")
         assert proc.wait(10) == 0
     finally:

@@ -240,10 +240,10 @@ async def test_the_console_refuses_verbs_with_a_review_notice(tmp_path: Path) ->
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert "REVIEW" in app.header.plain
-        for key, verb in (("p", "pause"), ("R", "rollout_rollback"), ("b", "backup")):
+        for key, doing in (("p", "pausing or resuming the engine"), ("R", "rolling back"), ("b", "backing up the history")):
             await pilot.press(key)
             await pilot.pause()
-            assert app.notices[-1][2] == f"review mode: {verb} is disabled (a review never changes anything)"
+            assert app.notices[-1][2] == f"review mode: {doing} is disabled (a review never changes anything)"
         assert len(app.screen_stack) == 1  # no confirmation was even offered
     source.close()
     assert fingerprint(tmp_path / "h") == before

@@ -38,7 +38,7 @@ class AlertsComponent:
         self._history_warned = False
 
     def snapshot_fields(self) -> dict[str, Any]:
-        return {"alerts": self.evaluator.views()}
+        return {"alerts": self.evaluator.views(), "silences": self.evaluator.silence_views()}
 
     async def run(self, ctx: EngineContext) -> None:
         if not self._registered:  # once per engine, also when the supervisor restarts us

@@ -15,7 +15,7 @@ from typing import Any
 from engine.alerts.config import AlertRule
 from engine.alerts.rules import FIRING, INACTIVE, PENDING, RESOLVED, Lookup, Outcome, RuleState, Transition, outcome
 from engine.alerts.silences import Silence, SilenceBook
-from engine.snapshot import AlertView, split_series
+from engine.snapshot import AlertView, SilenceView, split_series
 from engine.units import format_duration, format_value
 
 __all__ = ["AlertEvaluator", "AlertEvent", "Lookup", "clock_text", "condition_text", "function_text", "value_unit"]
@@ -108,6 +108,11 @@ class AlertEvaluator:
 
     def views(self) -> tuple[AlertView, ...]:
         return self._views
+
+    def silence_views(self) -> tuple[SilenceView, ...]:
+        """The active silences, soonest to expire first (the console's silences screen)."""
+        return tuple(SilenceView(s.id, s.rule, s.author, s.comment, s.created, s.expires)
+                     for s in self.silences.active())
 
     def muted_by(self, name: str, now: float) -> str:
         """Why a rule is muted ("alice until 14:30: ..." / "inhibited by DiskFull"), or ""."""

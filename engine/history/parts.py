@@ -28,6 +28,7 @@ from engine.snapshot import (
     HealthView,
     ProcessView,
     SeriesView,
+    SilenceView,
     TargetView,
 )
 
@@ -276,9 +277,10 @@ def alert_eval_time(db: HistoryDB, run: Run, t: float) -> float | None:
     return a + ((t - a) // EVALUATE_EVERY) * EVALUATE_EVERY if t >= a else a
 
 
-def alert_views(db: HistoryDB, run: Run, t: float, lookup: Lookup) -> tuple[AlertView, ...]:
-    """The alert list at t: each rule's state machine restored from its last recorded transition
-    and silences from their events, then one evaluation by the engine's own evaluator at t."""
+def alert_views(db: HistoryDB, run: Run, t: float, lookup: Lookup) -> tuple[tuple[AlertView, ...], tuple[SilenceView, ...]]:
+    """The alert list and the active silences at t: each rule's state machine restored from its
+    last recorded transition and silences from their events, then one evaluation by the engine's
+    own evaluator at t."""
     from engine.alerts.evaluator import AlertEvaluator
     from engine.alerts.rules import RuleState
     from engine.alerts.silences import MAX_DURATION
@@ -295,7 +297,7 @@ def alert_views(db: HistoryDB, run: Run, t: float, lookup: Lookup) -> tuple[Aler
     }
     rules = list(run.config.alerts) if run.config is not None else _rules_from_events(transitions, flags)
     if not rules:
-        return ()
+        return (), ()
     evaluator = AlertEvaluator(rules, clock=lambda: t)
     for rule in rules:
         state = RuleState(since=run.started)
@@ -317,7 +319,7 @@ def alert_views(db: HistoryDB, run: Run, t: float, lookup: Lookup) -> tuple[Aler
     )
     evaluator.silences.restore(silences, t, set(evaluator.rules))
     evaluator.evaluate(_with_windows(db, rules, t, lookup))
-    return evaluator.views()
+    return evaluator.views(), evaluator.silence_views()
 
 
 def _with_windows(db: HistoryDB, rules: Sequence[Any], t: float, lookup: Lookup) -> Lookup:

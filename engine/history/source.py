@@ -101,8 +101,8 @@ class HistorySource:
             lookup = parts.RingLookup(db, t0, t, self.capacity, series)
         sources_seen = {s.source.split(":", 1)[0] for s in series}
         alert_t = parts.alert_eval_time(db, run, t)
-        alerts = (parts.alert_views(db, run, alert_t, parts.RingLookup(db, t0, alert_t, self.capacity))
-                  if alert_t is not None else ())
+        alerts, silences = (parts.alert_views(db, run, alert_t, parts.RingLookup(db, t0, alert_t, self.capacity))
+                            if alert_t is not None else ((), ()))
         return Snapshot(
             taken_at=t,
             mode=SourceMode.REVIEW,
@@ -116,6 +116,7 @@ class HistorySource:
             components=parts.component_views(db, run, t),
             health=parts.health_views(db, run, t),
             alerts=alerts,
+            silences=silences,
             gaps=parts.gap_views(db, t0, t),
             targets=parts.target_views(db, run, t, lambda src: _has_source(lookup, infos, src)),
             errors=parts.error_groups(db, t0, t),
