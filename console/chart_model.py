@@ -85,21 +85,22 @@ def keys_drawn(snapshot: Snapshot | None, key: str) -> tuple[tuple[str, str], ..
 
 
 def thresholds_of(snapshot: Snapshot | None, key: str) -> tuple[Threshold, ...]:
-    """Rollout rule limits whose canary/baseline is `key`, and alert thresholds of rules on
-    `key` that compare the value itself (a windowed function's threshold is not on this scale)."""
+    """Rollout rule limits whose canary/baseline is a drawn line, and alert thresholds of rules
+    on a drawn line that compare the value itself (a windowed function's is not on this scale)."""
     if snapshot is None:
         return ()
+    drawn = {k for _role, k in keys_drawn(snapshot, key)}
     metric = split_series(key)[1]
     series = snapshot.get(*split_series(key))
     unit = series.unit if series is not None else ""
     found: dict[float, Threshold] = {}
     if snapshot.rollout is not None:
         for rule in snapshot.rollout.rules:
-            if key in (rule.canary, rule.baseline):
+            if drawn & {rule.canary, rule.baseline}:
                 shown = format_value(metric, rule.limit, rule.unit or unit)
                 found.setdefault(rule.limit, Threshold(f"rule {rule.metric} {rule.op} {shown}", rule.limit))
     for alert in snapshot.alerts:
-        if alert.series != key:
+        if alert.series not in drawn:
             continue
         parsed = condition_threshold(alert.condition, metric, unit)
         if parsed is not None:

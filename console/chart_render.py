@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.text import Text
 
-from console.chart_model import ChartData, time_ticks, value_range, value_ticks
+from console.chart_model import ChartData, Mark, time_ticks, value_range, value_ticks
 
 COLOURS = {"series": 12, "canary": 12, "baseline": 8}  # plotext's 256-colour codes: blue, grey
 MARKERS = {"series": "hd", "canary": "hd", "baseline": "•"}
@@ -32,6 +32,16 @@ def plotext() -> Any:
     import plotext as plt  # noqa: PLC0415  (on purpose: only when a chart opens)
 
     return plt
+
+
+def spaced(data: ChartData, width: int) -> list[Mark]:
+    """The marks in the window, a mark closer to the next one than its label is wide left out
+    (a rollback's "rolling-back" and "rolled-back" half a second apart): the later state is
+    the one to read; the legend still counts them all."""
+    seconds_per_column = (data.t1 - data.t0) / max(1, width - Y_LABEL_ROOM)
+    shown = [m for m in data.marks if data.t0 <= m.t <= data.t1]
+    return [m for m, after in zip(shown, [*shown[1:], None])
+            if after is None or (after.t - m.t) / seconds_per_column > len(m.label) + 1]
 
 
 def render(data: ChartData, width: int, height: int, *, colour: bool = True) -> Text:
@@ -52,10 +62,13 @@ def render(data: ChartData, width: int, height: int, *, colour: bool = True) -> 
     for threshold in data.thresholds:
         f.line(threshold.value, orientation="h", pixel=plt.pixel(foreground=THRESHOLD_COLOUR), style="dotted")
     lo, hi = value_range(data)
-    for mark in data.marks:
-        if data.t0 <= mark.t <= data.t1:
-            x = mark.t - data.t1
-            f.line(x, orientation="v", pixel=plt.pixel(foreground=MARK_COLOUR))
+    span = data.t1 - data.t0
+    for mark in spaced(data, width):
+        x = mark.t - data.t1
+        f.line(x, orientation="v", pixel=plt.pixel(foreground=MARK_COLOUR))
+        if mark.t - data.t0 > span * 0.8:  # near the right edge: the label ends at its line
+            f.draw(f.text(x, hi, f"{mark.label}▕", alignment="right"))
+        else:
             f.draw(f.text(x, hi, f"▏{mark.label}"))
     ticks, labels = time_ticks(data.t0, data.t1, width - Y_LABEL_ROOM)
     f.ruler("x").lim(data.t0 - data.t1, 0)
