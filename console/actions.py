@@ -75,6 +75,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("backup", "b", "backup now", "history", needs_write=True, command="backup"),  # progress: Health "backup"
     ActionSpec("events", "l", "event log", "view"),
     ActionSpec("silences", "m", "silences", "alerts", footer=False),
+    ActionSpec("show_config", "c", "running config", "view", footer=False),
     ActionSpec("rollouts", "o", "rollout timeline", "view"),
     # Review mode (opsconsole review FILE): the time cursor. Plain characters, so tmux passes them.
     ActionSpec("review_back", "left_square_bracket", "step back", "review", review=True),

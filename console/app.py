@@ -385,6 +385,50 @@ class OpsConsoleApp(App[None]):
             return
         self.call_from_thread(self._show_rollouts, opened, runs)
 
+    def action_show_config(self) -> None:
+        from console.screens.config_view import ConfigScreen, from_loaded
+
+        loaded = getattr(self.source, "loaded", None)  # the console's own engine
+        if loaded is not None:
+            self.open_modal(ConfigScreen(from_loaded(loaded)))
+            return
+        path = self.history_file()  # attached: the config the engine's run recorded
+        if path is not None:
+            self.run_worker(partial(self._read_recorded_config, path), thread=True, group="config",
+                            exit_on_error=False)
+
+    def _read_recorded_config(self, path: Path) -> None:
+        from engine.history.opener import HistoryError, open_history
+        from engine.history.runs import find_runs
+        from engine.store import StoreError
+
+        try:
+            opened = open_history(path)
+            try:
+                found = opened.db.time_range()
+                runs = find_runs(opened.db, found[0]) if found else []
+            finally:
+                opened.close()
+        except (HistoryError, StoreError) as exc:
+            self.call_from_thread(self.say, f"running config: {exc}", severity="error")
+            return
+        if not runs:
+            self.call_from_thread(self.say, f"running config: {path} records no engine run yet", severity="warning")
+            return
+        self.call_from_thread(self.show_run_config, runs[-1], "the engine's current run")
+
+    def show_run_config(self, run: Run, which: str) -> None:
+        """The config a run recorded in the history (attach, review)."""
+        from console.render import clock
+        from console.screens.config_view import ConfigScreen, from_record
+
+        if run.config is None:
+            self.say(f"running config: {run.config_problem}", severity="warning")
+            return
+        origin = f"{run.config_name or 'a config'}" + (f", profile {run.profile}" if run.profile else "")
+        origin += f", as recorded by {which} (started {clock(run.started)})"
+        self.open_modal(ConfigScreen(from_record(run.config, origin)))
+
     def _show_rollouts(self, opened: OpenedHistory, runs: list[Run]) -> None:
         from console.screens.rollout_timeline import RolloutTimelineScreen
 

@@ -306,6 +306,9 @@ class ReviewApp(OpsConsoleApp):
 
         self.push_screen(EventLogScreen(self.history.db, self.cursor.t), callback=self._jump_from_screen)
 
+    def action_show_config(self) -> None:
+        self.show_run_config(self.history.run_at(self.cursor.t), "the run at the cursor")
+
     def action_rollouts(self) -> None:
         from console.screens.rollout_timeline import RolloutTimelineScreen
 

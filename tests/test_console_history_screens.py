@@ -163,3 +163,66 @@ def query_audit(db: Path) -> list[tuple[str, str]]:
     from tests.canaryfixtures import query
 
     return [(a, args) for a, args in query(db, "SELECT action, args FROM audit ORDER BY id")]
+
+
+# -- the running config -------------------------------------------------------------------------
+
+SECRET = "s3cr3t-token-value"
+
+
+async def test_running_config_shows_file_defaults_env_overrides_and_masks_secrets(tmp_path: Path, monkeypatch) -> None:
+    from console.screens.config_view import ConfigScreen
+    from engine.config.loader import load_config
+
+    path = tmp_path / "config.yaml"
+    path.write_text(ALERTS + "collect:\n  tracks:\n    - {name: t, interval: 1s, targets: "
+                    "[{name: api, url: 'http://127.0.0.1:9/metrics', format: prometheus, "
+                    "auth: {kind: bearer, token: '${API_TOKEN}'}}]}\n")
+    monkeypatch.setenv("API_TOKEN", SECRET)
+    monkeypatch.setenv("OPSCONSOLE_ENGINE__SNAPSHOT_INTERVAL", "100ms")
+    with running(load_config(path)) as engine:
+        app = OpsConsoleApp(engine, refresh=60.0)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("c")
+            await until(pilot, lambda: isinstance(app.screen, ConfigScreen), what="the config screen")
+            screen = app.screen
+            text = screen.shown.text
+            assert SECRET not in text and SECRET not in screen_text(app) and "***" in text
+            assert "retention:" in text  # defaults filled in: the file does not say it
+            assert str(path) in screen_text(app)
+            assert screen.shown.overrides == ("engine.snapshot_interval ← env OPSCONSOLE_ENGINE__SNAPSHOT_INTERVAL",)
+            assert "set by the environment: engine.snapshot_interval" in screen_text(app)
+            await pilot.press("slash", *"flush_interval", "enter")
+            await pilot.pause()
+            row, _ = screen.query_one("TextArea").cursor_location
+            assert "flush_interval" in text.splitlines()[row]
+            await pilot.press("escape", "q")
+            await until(pilot, lambda: not isinstance(app.screen, ConfigScreen), what="closed")
+
+
+async def test_attached_console_shows_the_config_its_engine_recorded(tmp_path: Path, monkeypatch) -> None:
+    from console.attach import AttachSource
+    from console.screens.config_view import ConfigScreen
+    from engine.config.loader import load_config
+    from tests.enginefixtures import control_answers
+
+    path = tmp_path / "config.yaml"
+    path.write_text(ALERTS + "collect:\n  tracks:\n    - {name: t, interval: 1s, targets: "
+                    "[{name: api, url: 'http://127.0.0.1:9/metrics', format: prometheus, "
+                    "auth: {kind: bearer, token: '${API_TOKEN}'}}]}\n")
+    monkeypatch.setenv("API_TOKEN", SECRET)
+    with running(load_config(path), headless=True) as engine:
+        db = engine.history_path
+        control_answers(db)
+        source = AttachSource(db)
+        source.start()
+        try:
+            app = OpsConsoleApp(source, refresh=60.0)
+            async with app.run_test(size=(120, 40)) as pilot:
+                await pilot.press("c")
+                await until(pilot, lambda: isinstance(app.screen, ConfigScreen), what="the config screen")
+                text = app.screen.shown.text
+                assert SECRET not in text and "token: '***'" in text and "EngineAlive" in text
+                assert "as recorded by the engine's current run" in screen_text(app)
+        finally:
+            source.close()
