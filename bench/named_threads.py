@@ -6,15 +6,20 @@ CPython 3.11 leaves every thread's /proc/PID/task/TID/comm as "python", so a per
 read from /proc cannot say which thread is the UI, the engine loop or the demo. This wrapper sets
 the kernel's name (prctl PR_SET_NAME, 15 bytes) from `Thread.name` when each thread starts, then
 runs the module as `python -m` would. It changes nothing else; bench/tui_cost.py uses it.
+
+With $BENCH_THREAD_LOG set, each thread that ends appends `monotonic-time cpu-seconds name` to that
+file, so the CPU of short-lived threads (a connection's server thread) is still counted by name.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import runpy
 import sys
 import threading
+import time
 
 PR_SET_NAME = 15
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
@@ -27,9 +32,17 @@ def set_os_name(name: str) -> None:
 _bootstrap_inner = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
 
 
+_LOG = os.environ.get("BENCH_THREAD_LOG")
+
+
 def _named_bootstrap(self: threading.Thread) -> None:
     set_os_name(self.name)
-    _bootstrap_inner(self)
+    try:
+        _bootstrap_inner(self)
+    finally:
+        if _LOG:
+            with open(_LOG, "a") as log:  # one short write per line: appends do not interleave
+                log.write(f"{time.monotonic():.3f} {time.thread_time():.4f} {self.name}\n")
 
 
 threading.Thread._bootstrap_inner = _named_bootstrap  # type: ignore[attr-defined]

@@ -84,7 +84,7 @@ class ThreadSampler:
     def __exit__(self, *exc: object) -> None:
         self.probe.sample_tree = self.original
 
-    def split(self, duration: float) -> dict[str, float]:
+    def split(self, duration: float, exited: Path | None = None) -> dict[str, float]:
         """CPU % of a core per group over the steady window: its last sample is the window's end
         (the probe samples no more once it starts stopping), its first the one `duration` before."""
         if len(self.samples) < 2 or duration <= 0:
@@ -98,8 +98,17 @@ class ThreadSampler:
             groups[_group(name)] += (ticks - before) / CLK_TCK
         live = sum(groups.values())
         # Threads that ended inside the window (demo connections, workers) left their time in the
-        # process's own counters only.
-        groups["exited threads"] += max(0.0, (total_end - total_start) / CLK_TCK - live)
+        # process's own counters only; the launcher logged each one's CPU and name as it ended.
+        named = 0.0
+        if exited is not None and exited.exists():
+            for row in exited.read_text().splitlines():
+                ended, cpu, name = row.split(" ", 2)
+                if t_start < float(ended) <= t_end:
+                    groups[_group(name[:15]) + " (ended)"] += float(cpu)
+                    named += float(cpu)
+        rest = (total_end - total_start) / CLK_TCK - live - named
+        if rest > 0.5 / CLK_TCK:
+            groups["unattributed"] += rest  # per-thread tick rounding, threads that ended unlogged
         return {k: round(100.0 * v / wall, 2) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])}
 
 
@@ -142,13 +151,14 @@ def probe_args(args: argparse.Namespace, marker: str | None, label: str, env: li
     return out + (["--marker", marker] if marker else [])
 
 
-def run_probe(probe: ModuleType, argv: list[str], cmd: list[str], threads: bool = False) -> dict[str, Any]:
+def run_probe(probe: ModuleType, argv: list[str], cmd: list[str], threads: bool = False,
+              exited: Path | None = None) -> dict[str, Any]:
     parser_args = _parse_probe(probe, [*argv, "--", *cmd])
     if not threads:
         return probe.run_once(parser_args, cmd)
     with ThreadSampler(probe) as sampler:
         result = probe.run_once(parser_args, cmd)
-    result["threads"] = sampler.split(result.get("duration_s") or 0.0)
+    result["threads"] = sampler.split(result.get("duration_s") or 0.0, exited)
     return result
 
 
@@ -176,13 +186,15 @@ def _parse_probe(probe: ModuleType, argv: list[str]) -> argparse.Namespace:
 def opsconsole(probe: ModuleType, args: argparse.Namespace, repo: Path, label: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="opsconsole-bench-") as state:
         # The config's own ports: its health checks and scrape targets name them. Runs are one at a time.
-        env = [f"XDG_STATE_HOME={state}", f"PYTHONPATH={repo}", f"OPSCONSOLE_DEMO__DIR={state}/demo"]
+        exited = Path(state) / "threads-ended.log"
+        env = [f"XDG_STATE_HOME={state}", f"PYTHONPATH={repo}", f"OPSCONSOLE_DEMO__DIR={state}/demo",
+               f"BENCH_THREAD_LOG={exited}"]
         cmd = [sys.executable, str(REPO / "bench" / "named_threads.py"), "-m", "console",
                "--config", str(repo / "config.yaml"), *shlex.split(args.args)]
-        result = run_probe(probe, probe_args(args, "Rollout", label, env), cmd, threads=True)
-    demo = result["threads"].get("demo")
-    if demo is not None and result.get("cpu_pct_steady") is not None:
-        result["cpu_pct_demo"] = demo
+        result = run_probe(probe, probe_args(args, "Rollout", label, env), cmd, threads=True, exited=exited)
+    demo = sum(v for k, v in result["threads"].items() if k.startswith("demo"))
+    if result.get("cpu_pct_steady") is not None:
+        result["cpu_pct_demo"] = round(demo, 2)
         result["cpu_pct_console"] = round(result["cpu_pct_steady"] - demo, 2)
     return result
 
