@@ -43,6 +43,7 @@ from console.panels.health import AlertNews, HealthPanel
 from console.panels.memory import MemoryPanel
 from console.panels.rollout import RolloutPanel
 from console.panels.throughput import ThroughputPanel
+from console.screens.chart import ChartProvider
 from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
 from console.themes import DEFAULT_THEME, load_themes, next_theme
@@ -59,7 +60,7 @@ COMMAND_TIMEOUT = 15.0  # seconds before an unanswered command is reported as su
 class OpsConsoleApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere still find it
     BINDINGS = bindings()
-    COMMANDS = App.COMMANDS | {ActionsProvider}
+    COMMANDS = App.COMMANDS | {ActionsProvider, ChartProvider}
     # Screen classes by width: 3x2 grid when wide, 2x3 at 80 columns, one scrolling column below.
     reviewing: ClassVar[bool] = False  # ReviewApp: a recorded history, never changed
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (70, "-medium"), (120, "-wide")]

@@ -15,10 +15,11 @@ from console.actions import ActionSpec, key_display, refusal, shown
 # tests/test_console_defects.py checks that every panel binding has its line here.
 PANEL_KEYS: tuple[tuple[str, str], ...] = (
     ("tab / shift+tab", "move between panels"),
-    ("up / down, j / k", "scroll a panel; move the cursor in Errors, Gaps (targets) and Health (checks)"),
+    ("up / down, j / k", "scroll a panel; move the cursor in Throughput, Memory, Errors, Gaps and Health"),
+    ("enter", "Throughput, Memory: chart the selected series (1/2/3 zoom 5m/1h/24h)"),
     ("enter", "Errors: open the selected error"),
     ("enter", "Health: expand or fold the selected check's components"),
-    ("^p", "command palette: every action by name, and a screenshot"),
+    ("^p", "command palette: every action by name, a chart of any series, a screenshot"),
 )
 
 

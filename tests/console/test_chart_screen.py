@@ -18,7 +18,7 @@ from console_fakes import T0, FakeSource, series, snap
 
 from console.app import OpsConsoleApp
 from console.review import ReviewApp
-from console.screens.chart import ChartProvider, ChartScreen, open_chart
+from console.screens.chart import ChartScreen, open_chart
 from engine.history.opener import open_history
 from engine.history.source import HistorySource
 from engine.snapshot import AlertView, RolloutView, RuleView, SourceMode
@@ -26,14 +26,6 @@ from tests.reviewfixtures import SYNTHETIC_T0, synthetic_history
 
 SIZE = (120, 40)
 CANARY, BASELINE = "t:canary/error_rate", "t:baseline/error_rate"
-
-
-class ChartApp(OpsConsoleApp):
-    COMMANDS = OpsConsoleApp.COMMANDS | {ChartProvider}
-
-
-class ChartReviewApp(ReviewApp):
-    COMMANDS = ReviewApp.COMMANDS | {ChartProvider}
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +74,7 @@ def texts(screen: ChartScreen) -> tuple[str, str, str]:
 
 
 async def test_enter_on_a_throughput_row_charts_its_rate_with_clock_times_and_units() -> None:
-    app = ChartApp(FakeSource(rollout_snapshot()), refresh=60)
+    app = OpsConsoleApp(FakeSource(rollout_snapshot()), refresh=60)
     async with app.run_test(size=SIZE) as pilot:
         app.query_one("#throughput").focus()
         await pilot.pause()
@@ -101,7 +93,7 @@ async def test_enter_on_a_throughput_row_charts_its_rate_with_clock_times_and_un
 
 
 async def test_memory_rows_have_a_cursor_and_enter_charts_the_row_under_it() -> None:
-    app = ChartApp(FakeSource(rollout_snapshot()), refresh=60)
+    app = OpsConsoleApp(FakeSource(rollout_snapshot()), refresh=60)
     async with app.run_test(size=SIZE) as pilot:
         panel = app.query_one("#memory")
         panel.focus()
@@ -116,7 +108,7 @@ async def test_memory_rows_have_a_cursor_and_enter_charts_the_row_under_it() -> 
 
 
 async def test_a_canary_series_is_drawn_with_its_baseline_and_the_rule_and_alert_limits() -> None:
-    app = ChartApp(FakeSource(rollout_snapshot()), refresh=60)
+    app = OpsConsoleApp(FakeSource(rollout_snapshot()), refresh=60)
     async with app.run_test(size=SIZE) as pilot:
         open_chart(app, BASELINE)  # either side of the pair charts both
         await until(pilot, lambda: isinstance(app.screen, ChartScreen) and app.screen.draws == 1)
@@ -129,7 +121,7 @@ async def test_a_canary_series_is_drawn_with_its_baseline_and_the_rule_and_alert
 
 
 async def test_the_palette_lists_every_series_and_opens_its_chart() -> None:
-    app = ChartApp(FakeSource(rollout_snapshot()), refresh=60)
+    app = OpsConsoleApp(FakeSource(rollout_snapshot()), refresh=60)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+p")
         await pilot.pause()
@@ -142,7 +134,7 @@ async def test_the_palette_lists_every_series_and_opens_its_chart() -> None:
 
 async def test_the_live_chart_redraws_only_when_its_points_change_and_on_resize() -> None:
     source = FakeSource(rollout_snapshot())
-    app = ChartApp(source, refresh=60)
+    app = OpsConsoleApp(source, refresh=60)
     async with app.run_test(size=SIZE) as pilot:
         open_chart(app, CANARY)
         await until(pilot, lambda: isinstance(app.screen, ChartScreen) and app.screen.draws == 1)
@@ -168,7 +160,7 @@ async def test_zoom_reads_the_running_engines_history_for_the_longer_windows(his
     at = SYNTHETIC_T0 + 310
     source = FakeSource(rollout_snapshot(taken_at=at))
     source.config = SimpleNamespace(store=SimpleNamespace(path=history))  # the engine's store path
-    app = ChartApp(source, refresh=60)
+    app = OpsConsoleApp(source, refresh=60)
     async with app.run_test(size=SIZE) as pilot:
         open_chart(app, CANARY)
         await until(pilot, lambda: isinstance(app.screen, ChartScreen) and app.screen.draws == 1)
@@ -196,7 +188,7 @@ async def test_zoom_reads_the_running_engines_history_for_the_longer_windows(his
 async def test_attached_without_a_readable_history_the_longer_zooms_say_why(tmp_path: Path) -> None:
     source = FakeSource(rollout_snapshot(), mode=SourceMode.ATTACH)
     source.db_path = tmp_path / "elsewhere" / "history.db"  # not there: another account's state dir
-    app = ChartApp(source, refresh=60)
+    app = OpsConsoleApp(source, refresh=60)
     async with app.run_test(size=SIZE) as pilot:
         open_chart(app, CANARY)
         await until(pilot, lambda: isinstance(app.screen, ChartScreen) and app.screen.draws == 1)
@@ -212,7 +204,7 @@ async def test_attached_without_a_readable_history_the_longer_zooms_say_why(tmp_
 
 
 async def test_in_review_the_chart_reads_the_file_up_to_the_cursor(history: Path) -> None:
-    app = ChartReviewApp(HistorySource(open_history(history), at=SYNTHETIC_T0 + 310))
+    app = ReviewApp(HistorySource(open_history(history), at=SYNTHETIC_T0 + 310))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.snapshot is not None and app.snapshot.rollout is not None)
         await pilot.press("ctrl+p")
