@@ -62,9 +62,10 @@ def test_a_fresh_1m_hold_reads_1m_to_the_next_promotion(tmp_path: Path, server: 
         r = wait_until(lambda: engine.snapshot().rollout, 5, "the rollout's view")
     assert r.stage_started is not None and r.next_promotion_at is not None
     # Read at the moment the stage began, and 9.9 s later: the time left is rounded up.
-    assert RolloutPanel._timing(r, r.stage_started) == "in stage 0s · next promotion in 1m"
-    assert RolloutPanel._timing(r, r.stage_started + 10.1) == "in stage 10s · next promotion in 50s"
-    assert RolloutPanel._timing(r, r.next_promotion_at) == "in stage 1m · next promotion in 0s"
+    assert RolloutPanel._timing(r, r.stage_started)[0] == "in stage 0s · next promotion in 1m"
+    assert RolloutPanel._timing(r, r.stage_started + 10.1)[0] == "in stage 10s · next promotion in 50s"
+    # At its end the hold no longer counts down: the stage waits for a clean check.
+    assert RolloutPanel._timing(r, r.next_promotion_at)[0] == "in stage 1m · hold done · promotes at the next clean check"
 
 
 def test_rollout_status_writes_rates_as_the_panel_does(start_engine, tmp_path: Path, server: HttpFixture) -> None:  # noqa: F811

@@ -39,7 +39,7 @@ class RolloutPanel(Panel):
         if r is None:
             return sentence(f"no rollout configured — {add_to_config('canary:', snapshot.config_name)}", width)
         shape = self._cached_layout(r, width, snapshot.read_only)
-        timing = finished_timing(r, snapshot.taken_at, snapshot.read_only) or (self._timing(r, snapshot.taken_at),)
+        timing = finished_timing(r, snapshot.taken_at, snapshot.read_only) or self._timing(r, snapshot.taken_at)
         rows: list[Line] = [*shape.title, line(first_fitting(timing, width))]
         chosen, spare = choose(shape.blocks, self._rows_available() - len(rows))
         for b, lines in zip(shape.blocks, chosen):
@@ -71,16 +71,30 @@ class RolloutPanel(Panel):
         return height if height > 0 else 1_000
 
     @staticmethod
-    def _timing(r: RolloutView, now: float) -> str:
+    def _held_by(r: RolloutView) -> tuple[str, ...]:
+        """Past its hold a stage promotes only on a clean check: what it waits for, longest first."""
+        waiting = [rule.metric for rule in r.rules if rule.state not in ("pass", "")]
+        waiting += [c.metric for c in r.comparisons if c.failed]
+        if not waiting:
+            return ("hold done · promotes at the next clean check", "hold done · next clean check")
+        named = ", ".join(waiting[:2]) + (f" +{len(waiting) - 2}" if len(waiting) > 2 else "")
+        return (f"hold done · waiting for {named} to pass", f"waiting for {named}", f"held by {named}")
+
+    @staticmethod
+    def _timing(r: RolloutView, now: float) -> tuple[str, ...]:
+        """The time line's wordings, longest first: the panel shows the first that fits."""
         in_stage = f"in stage {age(now - r.stage_started)}" if r.stage_started is not None else "in stage —"
         if r.next_promotion_at is not None:
-            return f"{in_stage} · next promotion in {countdown(r.next_promotion_at - now)}"
+            if r.next_promotion_at > now:
+                return (f"{in_stage} · next promotion in {countdown(r.next_promotion_at - now)}",)
+            # Past the hold: not "in 0s" for as long as a rule fails.
+            return tuple(f"{in_stage} · {words}" for words in RolloutPanel._held_by(r))
         if r.status in ("paused", "frozen"):
             left = f"{age(r.hold_left)} of hold left" if r.hold_left is not None else "waits for a promote"
-            return f"{in_stage} · {r.status}: {left}"
+            return (f"{in_stage} · {r.status}: {left}",)
         if r.status == "waiting-for-promotion":
-            return f"{in_stage} · waiting for an operator to promote"
+            return (f"{in_stage} · waiting for an operator to promote",)
         hold = r.stages[r.stage_index][1] if 0 <= r.stage_index < len(r.stages) else ""
         if r.status in ("running",):
-            return f"{in_stage} · next promotion: {hold or 'after the next clean check'}"
-        return in_stage if r.stage_started is not None and r.status not in ("idle",) else f"status {r.status}"
+            return (f"{in_stage} · next promotion: {hold or 'after the next clean check'}",)
+        return (in_stage if r.stage_started is not None and r.status not in ("idle",) else f"status {r.status}",)

@@ -163,6 +163,22 @@ async def test_rollout_panel_ladder_rules_and_verbs(make_app, source):
         assert "checkout 10% (2/4) running" in app.header.plain
 
 
+async def test_a_stage_past_its_hold_says_which_rule_holds_it_not_next_promotion_in_0s(make_app, source):
+    source.current = snap(rollout=RolloutView(
+        id=1, service="checkout", status="running", stage_index=1,
+        stages=((5, "1m"), (10, "2m"), (100, "")), weight=10, target_weight=100,
+        stage_started=T0 - 130, next_promotion_at=T0 - 10,
+        rules=(RuleView("error_rate", 0.03, 0.01, 1, 3, 1, 10, state="breach"),
+               RuleView("latency_p99", 0.2, 0.5, 0, 3, 0, 10, state="pass")),
+        verbs=("promote", "rollback")))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        body = " ".join(text(app, "rollout").split())
+        assert "in stage 3m · waiting for error_rate" in body, body  # the longest wording that fits
+        assert "next promotion in 0s" not in body
+
+
 async def test_modal_defers_applying_and_closing_applies(make_app, source):
     app = make_app()
     async with app.run_test() as pilot:
