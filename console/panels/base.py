@@ -229,6 +229,11 @@ class Panel(VerticalScroll):
     def on_resize(self) -> None:
         self.redraw()
 
+    def watch_show_vertical_scrollbar(self) -> None:
+        """An overflowing panel grows a scrollbar, which takes a column without a resize: lay
+        the lines out again for the width that is left (else they are cut by one column)."""
+        self.call_after_refresh(self.redraw)
+
     def view(self, snapshot: Snapshot, width: int) -> View:
         raise NotImplementedError
 

@@ -127,18 +127,27 @@ class HealthPanel(Panel):
     # ------------------------------------------------------------------ checks
     def _check(self, h: HealthView, now: float, width: int, selected: bool) -> list[Line]:
         measure = f"{h.value} / {h.limit}" if h.limit else h.value
-        rest = fit(f" {h.name} {age(now - h.since)} {measure}".rstrip(), width - STATUS_W)
+        rest = f" {h.name} {age(now - h.since)} {measure}".rstrip()
+        # A check that is not OK keeps its whole measure: on its own line when the row is too narrow.
+        wrap_measure = h.status != "OK" and len(rest) > width - STATUS_W and bool(measure)
+        if wrap_measure:
+            rest = f" {h.name} {age(now - h.since)}"
         head = status_span(h.status, STATUS_W - 1)
-        rows = [line((head[0], CURSOR_STYLE) if selected else head, (rest, CURSOR_STYLE if selected else ""))]
+        rows = [line((head[0], CURSOR_STYLE) if selected else head,
+                     (fit(rest, width - STATUS_W), CURSOR_STYLE if selected else ""))]
+        if wrap_measure:
+            rows += _indented(measure, width, style="")
         worth_saying = h.detail if (h.status != "OK" or "bad results" in h.detail) else ""
         if not h.components:
             return rows + _indented(worth_saying, width)
-        if h.name not in self.expanded:  # one line: how many, and what is wrong
-            bad = ", ".join(f"{name} {status}" for name, status in h.components if status.upper() != "OK")
-            summary = f"▸ {len(h.components)} components" + (f" · {worth_saying or bad}" if worth_saying or bad
-                                                              else ", all OK")
-            rows.append(line((fit(f"{'':<{STATUS_W}}{summary}", width), MUTED)))
-            return rows
+        if h.name not in self.expanded:  # how many, and what is wrong: the whole reason, wrapped if need be
+            wrong = worth_saying or ", ".join(f"{n} {status}" for n, status in h.components if status.upper() != "OK")
+            summary = f"{'':<{STATUS_W}}▸ {len(h.components)} components"
+            if not wrong:
+                return [*rows, line((fit(f"{summary}, all OK", width), MUTED))]
+            if len(summary) + 3 + len(wrong) <= width:
+                return [*rows, line((f"{summary} · {wrong}", MUTED))]
+            return [*rows, line((fit(summary, width), MUTED)), *_indented(wrong, width)]
         rows += _indented(worth_saying, width)
         name_w = max(4, width - 2 * STATUS_W)
         for name, status in h.components:
@@ -185,14 +194,14 @@ class HealthPanel(Panel):
         self.redraw()
 
 
-def _indented(text: str, width: int, max_lines: int = 3) -> list[Line]:
+def _indented(text: str, width: int, max_lines: int = 3, style: str = MUTED) -> list[Line]:
     """A reason under its check, wrapped (an operator needs the whole sentence), at most 3 lines."""
     if not text:
         return []
     parts = textwrap.wrap(text, max(10, width - STATUS_W))
     if len(parts) > max_lines:
         parts = parts[: max_lines - 1] + [fit(" ".join(parts[max_lines - 1:]), max(10, width - STATUS_W))]
-    return [line((f"{'':<{STATUS_W}}{part}", MUTED)) for part in parts]
+    return [line((f"{'':<{STATUS_W}}{part}", style)) for part in parts]
 
 
 def _alert_rows(a: AlertView, snapshot: Snapshot, width: int) -> list[Line]:

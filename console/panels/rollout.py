@@ -54,11 +54,6 @@ class RolloutPanel(Panel):
                 spare -= 1
         return tuple(rows)
 
-    def watch_show_vertical_scrollbar(self) -> None:
-        """An overflowing panel grows a scrollbar, which takes a column without a resize: lay
-        the lines out again for the width that is left."""
-        self.call_after_refresh(self.redraw)
-
     def _cached_layout(self, r: RolloutView, width: int, read_only: bool) -> Layout:
         key = (r, width, read_only)
         if self._layout is None or key != self._layout_key:  # tuple ==: identity first, then fields

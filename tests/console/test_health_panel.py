@@ -87,6 +87,7 @@ async def test_the_panel_repaints_only_when_its_slice_changes(make_app, source) 
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
+        await pilot.pause()  # the panel overflows: its scrollbar takes a column, and it lays out once more
         panel = app.screen.query_one("#health")
         before = panel.updates
         source.current = dataclasses.replace(source.current, series=(series("host", "mem_pct", [50.0], "%"),))
@@ -103,3 +104,20 @@ async def test_no_checks_and_no_alerts_says_where_to_configure_them(make_app, so
         await pilot.pause()
         assert " ".join(body(app)) == "no health checks configured — add health: to test"  # the file running
         assert "alerts: 0" in app.header.plain and "health:" not in app.header.plain
+
+
+async def test_at_120_columns_a_warn_check_keeps_its_whole_measure_and_reason(make_app, source) -> None:
+    """The 38-column Health panel of a 120x40 terminal: a check that is not OK is never cut short
+    ('200 in 3ms / ≤…', 'database: d…'); an OK check may be."""
+    warn = HealthView("baseline-health", "WARN", NOW - 30, "200 in 3ms", "≤500ms", "database: degraded, replica lag 12s",
+                      (("database", "WARN"), ("cache", "OK"), ("queue", "OK")))
+    source.current = snap(health=(warn,))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        rows = [r.strip() for r in body(app)]
+        assert not any("…" in r for r in rows), rows
+        assert rows[0].split() == ["WARN", "baseline-health", "30s"]
+        assert rows[1] == "200 in 3ms / ≤500ms"
+        assert rows[2] == "▸ 3 components"
+        assert " ".join(rows[3:5]) == "database: degraded, replica lag 12s"
