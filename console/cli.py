@@ -141,7 +141,7 @@ def start_refused(loaded, *, headless: bool = False) -> bool:
     """True, after saying why, when the engine could not start with this config (exit 1, as when
     the history cannot be opened): checked before the log file or anything else is written, so a
     refused start leaves nothing behind."""
-    from engine.config.preflight import start_problems
+    from engine.preflight import start_problems
 
     problems = start_problems(loaded, headless=headless)
     if problems:  # one problem on the line, several below it
@@ -168,7 +168,7 @@ def config_check(path: str | None, profile: str | None) -> int:
     if found is None:
         return EXIT_CONFIG
     location, loaded = found
-    from engine.config.preflight import preflight
+    from engine.preflight import preflight
 
     problems = preflight(loaded)
     if problems:  # what the engine would refuse at start: say it now, the same way

@@ -10,7 +10,7 @@ import pytest
 
 from engine.canary.analysis import INCONCLUSIVE, NO_DATA, PAUSE, ROLLBACK, Analysis, Reading, compare
 from engine.canary.config import CanaryConfig, Comparison
-from engine.canary.mannwhitney import mann_whitney_u, ranks
+from engine.evidence.mannwhitney import mann_whitney_u, ranks
 
 CANARY, BASELINE = "t:canary/error_rate", "t:baseline/error_rate"
 LAT_C, LAT_B = "t:canary/latency_p95_ms", "t:baseline/latency_p95_ms"

@@ -30,7 +30,8 @@ def config_check_as_nobody(config: Path) -> tuple[int, str]:
     """`config check` in a forked child that became user nobody: root may write anywhere, and
     nobody cannot exec this checkout's Python (it lives under /root), but a fork needs no exec."""
     from console.cli import main
-    from engine.config import lookup, preflight
+    from engine import preflight
+    from engine.config import lookup
     from engine.config.loader import load_config
 
     # Everything the child imports, imported now: as nobody it cannot read this Python's stdlib.

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.alerts.config import AlertRule, window_spans
-from engine.alerts.evaluator import AlertEvaluator, AlertEvent, clock_text
+from engine.alerts.evaluator import EVALUATE_EVERY, AlertEvaluator, AlertEvent, clock_text
 from engine.alerts.feed import Gap, Key, WindowFeed
 from engine.alerts.silences import MAX_DURATION, parse_request
 from engine.commands import Command, CommandResult
@@ -24,8 +24,6 @@ from engine.store import StoreError, open_reader
 from engine.units import format_duration
 
 log = logging.getLogger("opsconsole.alerts")
-
-EVALUATE_EVERY = 1.0  # seconds
 
 
 class AlertsComponent:

@@ -18,7 +18,8 @@ from engine.alerts.silences import Silence, SilenceBook
 from engine.snapshot import AlertView, SilenceView, split_series
 from engine.units import format_duration, format_value
 
-__all__ = ["AlertEvaluator", "AlertEvent", "Lookup", "clock_text", "condition_text", "function_text", "value_unit"]
+__all__ = ["EVALUATE_EVERY", "AlertEvaluator", "AlertEvent", "Lookup", "clock_text", "condition_text", "function_text", "value_unit"]
+EVALUATE_EVERY = 1.0  # seconds between evaluations; review and what-if replay the same cadence
 RESOLVED_SHOWN = 300.0  # seconds a resolved alert stays in the list, so a flap is noticed
 _STATE_ORDER = {FIRING: 0, PENDING: 1, "nodata": 2, RESOLVED: 3}
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}

@@ -20,11 +20,11 @@ from engine.backup.config import BackupConfig
 from engine.backup.errors import BackupError
 from engine.backup.files import BackupFile, clean_interrupted, newest_verified
 from engine.backup.job import BackupResult, run_backup
+from engine.backup.status import LastError, LastOk, Progress, backup_health
 from engine.commands import ENGINE_ACTOR, Actor, Command, CommandResult
 from engine.component import ComponentError, EngineContext
 from engine.snapshot import HealthView
 from engine.store import StoreError
-from engine.units import format_duration, format_size
 
 JOB_STOP_TIMEOUT = 1.5  # s: within the supervisor's 2 s stop budget
 
@@ -33,7 +33,6 @@ log = logging.getLogger("opsconsole.backup")
 FIRST_DELAY = 300.0  # with no backup yet, the first scheduled one waits this long after start
 RETRY_AFTER = 900.0  # after a failed scheduled backup (capped by backup.every)
 FLUSH_TIMEOUT = 5.0  # the writer's queue goes to disk first, so the backup has what was seen
-STALE_FACTOR = 2  # the Health line warns when the newest backup is older than this many periods
 
 
 class BackupComponent:
@@ -47,9 +46,9 @@ class BackupComponent:
         self._task: asyncio.Task[BackupResult | BackupError] | None = None
         self._cancel = threading.Event()
         # Written by the worker thread, read by snapshot_fields: whole tuples, swapped atomically.
-        self._progress: tuple[str, float | None, float] | None = None  # phase, fraction, started
-        self._last_ok: tuple[float, str, int] | None = None  # created, file name, bytes
-        self._last_error: tuple[float, str] | None = None
+        self._progress: Progress | None = None
+        self._last_ok: LastOk | None = None
+        self._last_error: LastError | None = None
 
     # -- component -----------------------------------------------------------------------------
 
@@ -176,28 +175,8 @@ class BackupComponent:
         return {"health": (self._health(time.time()),)}
 
     def _health(self, now: float) -> HealthView:
-        """One short line (a Health panel column is ~35 cells): `OK backup 2h 46.8KB` reads as
-        "the newest backup is 2h old and 46.8KB"; the detail line shows when it is not OK."""
-        every = f"every {format_duration(self.config.every)}" if self.config.every > 0 else "only on demand"
-        progress = self._progress
-        if progress is not None:
-            phase, fraction, started = progress
-            value = f"{phase} {fraction:.0%}" if fraction is not None else f"{phase}…"
-            return HealthView("backup", "RUNNING", started, value)
-        error = self._last_error
-        last = self._last_ok
-        if error is not None and (last is None or error[0] > last[0]):
-            return HealthView("backup", "FAIL", error[0], "failed", detail=error[1])
-        if last is None:
-            # since=now: review (engine/history/parts.py) rebuilds this line from events alone.
-            return HealthView("backup", "UNKNOWN", now, "none yet", detail=f"b backs up now; scheduled {every}")
-        created, name, size = last
-        if self.config.every > 0 and now - created > STALE_FACTOR * self.config.every:
-            return HealthView(
-                "backup", "WARN", created, format_size(size),
-                detail=f"the newest backup is older than {STALE_FACTOR} x {every} ({name})",
-            )
-        return HealthView("backup", "OK", created, format_size(size), detail=name)
+        return backup_health(self.config, now, progress=self._progress, last_ok=self._last_ok,
+                             last_error=self._last_error)
 
 
 def _size(backup: BackupFile) -> int:

@@ -19,7 +19,8 @@ from typing import Any
 from engine.backup.compress import Progress, decompress
 from engine.backup.errors import BackupError, os_error, sqlite_error
 from engine.backup.files import PARTIAL, create_private, method_of
-from engine.store import StoreError, schema
+from engine.store import schema
+from engine.store.errors import StoreError
 
 MANIFEST_FORMAT = 1
 SERIES_TABLES = ("samples", "samples_1m", "samples_1h")  # keyed (series_id, t): seek per series

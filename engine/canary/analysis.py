@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from statistics import fmean, median
 
 from engine.canary.config import CanaryConfig, Comparison, Rule
-from engine.canary.mannwhitney import mann_whitney_u
+from engine.evidence.mannwhitney import mann_whitney_u
 from engine.evidence.counts import Counts, Histogram, sum_counts
 from engine.evidence.stats import fisher_greater, mann_whitney_buckets, wilson_bounds
 from engine.snapshot import split_series

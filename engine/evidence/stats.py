@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
-from engine.canary.mannwhitney import UTest, normal_sf
+from engine.evidence.mannwhitney import UTest, normal_sf
 from engine.evidence.counts import Histogram, common_bounds
 
 

@@ -186,19 +186,20 @@ def backup_views(db: HistoryDB, run: Run, t: float) -> tuple[HealthView, ...]:
     finds it in the backup directory at start) and its last failure in this run."""
     if run.config is None:
         return ()
-    from engine.backup.component import BackupComponent
+    from engine.backup.status import backup_health
 
-    component = BackupComponent(run.config.backup)
     good = db.find_events(None, t, "kind = 'backup' AND severity = 'info' AND json_extract(data, '$.path') IS NOT NULL",
                           limit=1)
+    last_ok = None
     if good:
         data = good[-1]["data"]
-        component._last_ok = (good[-1]["t"], str(data["path"]).rsplit("/", 1)[-1], int(data.get("bytes") or 0))
+        last_ok = (good[-1]["t"], str(data["path"]).rsplit("/", 1)[-1], int(data.get("bytes") or 0))
     failed = db.find_events(run.started, t, "kind = 'backup' AND severity IN ('warning', 'critical')", limit=1)
+    last_error = None
     if failed:
         error = (failed[-1]["data"] or {}).get("error") or failed[-1]["message"]
-        component._last_error = (failed[-1]["t"], str(error))
-    return (component._health(t),)
+        last_error = (failed[-1]["t"], str(error))
+    return (backup_health(run.config.backup, t, last_ok=last_ok, last_error=last_error),)
 
 
 def check_views(db: HistoryDB, run: Run, t: float) -> tuple[HealthView, ...]:
@@ -263,7 +264,7 @@ def alert_eval_time(db: HistoryDB, run: Run, t: float) -> float | None:
     """When the live evaluator last ran at or before t: it runs every EVALUATE_EVERY seconds and
     every transition is recorded at an evaluation, so the newest one in the run fixes the phase.
     None before the first (the live list was still empty); while paused, the last one before."""
-    from engine.alerts.component import EVALUATE_EVERY
+    from engine.alerts.evaluator import EVALUATE_EVERY
 
     if run.config is not None and not run.config.alerts:
         return None

@@ -318,7 +318,7 @@ def simulate_alerts(db: HistoryDB, runs: Sequence[Run], rules: Sequence[Any], si
                     until: float) -> dict[str, list[tuple[float, str]]]:
     """Each rule's transitions into firing and resolved over [since, until], evaluated by the
     engine's evaluator every EVALUATE_EVERY seconds while an engine ran."""
-    from engine.alerts.component import EVALUATE_EVERY
+    from engine.alerts.evaluator import EVALUATE_EVERY
     from engine.alerts.config import window_spans
     from engine.alerts.evaluator import AlertEvaluator
 
