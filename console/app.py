@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.containers import ScrollableContainer
 from textual.driver import Driver
@@ -34,6 +35,7 @@ from textual.widgets import Footer
 from engine.commands import Command, CommandResult
 from engine.snapshot import SilenceView, Snapshot, SnapshotSource
 
+from console.compact import is_compact
 from console.actions import BY_ID, DOING, ActionSpec, ActionsProvider, bindings, refusal, write_refusal
 from console.header import HeaderBar
 from console.panels.base import Panel
@@ -46,6 +48,7 @@ from console.panels.throughput import ThroughputPanel
 from console.screens.chart import ChartProvider
 from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
+from console.symbols import toast_label
 from console.themes import DEFAULT_THEME, load_themes, next_theme
 
 if TYPE_CHECKING:
@@ -55,6 +58,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT = 15.0  # seconds before an unanswered command is reported as such
+
+
+class PanelArea(ScrollableContainer):
+    """The panels' container: a terminal resize that crosses the compact layout's bounds switches it.
+    (The App's own Resize handler runs before the App's size is updated; the screen's children see it.)"""
+
+    def on_resize(self, _event: events.Resize) -> None:
+        arrange = getattr(self.app, "_arrange", None)
+        if arrange is not None:
+            arrange()
 
 
 class OpsConsoleApp(App[None]):
@@ -92,6 +105,7 @@ class OpsConsoleApp(App[None]):
             HealthPanel(id="health"),
             RolloutPanel(id="rollout"),
         )
+        self.expanded: Panel = self.panels[0]  # the compact layout's full-size panel: the last focused
         self._ui_loop: asyncio.AbstractEventLoop | None = None
         self.notices: deque[tuple[float, str, str]] = deque(maxlen=100)
         self._timer: Timer | None = None
@@ -118,7 +132,7 @@ class OpsConsoleApp(App[None]):
     # ----------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
         yield self.header
-        with ScrollableContainer(id="panels", can_focus=False):
+        with PanelArea(id="panels", can_focus=False):
             yield from self.panels
         yield Footer()
 
@@ -131,6 +145,7 @@ class OpsConsoleApp(App[None]):
             if width >= minimum:
                 self.screen.add_class(name)
                 break
+        self._arrange()
         self._show_write_keys()
         self.app_resume_signal.subscribe(self, self._repaint_after_resume)
         for problem in self._theme_problems:
@@ -138,6 +153,28 @@ class OpsConsoleApp(App[None]):
         if self._theme_notice:
             self.say(self._theme_notice, severity="warning", timeout=10)
         self.refresh_now()
+
+    @property
+    def compact(self) -> bool:
+        """The small-terminal layout (console/compact.py) is on."""
+        return self.has_class("-compact")
+
+    def _arrange(self) -> None:
+        """Compact at <= 90 columns or <= 30 rows: the expanded panel full size, the others summarized."""
+        compact = is_compact(self.size.width, self.size.height)
+        self.set_class(compact, "-compact")
+        for panel in self.panels:
+            summarized = compact and panel is not self.expanded
+            if panel.summarized != summarized:
+                panel.summarized = summarized
+                panel.set_class(summarized, "-summary")
+                panel.redraw()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Tab (or a click) on a panel expands it in the compact layout."""
+        if event.widget in self.panels and event.widget is not self.expanded:
+            self.expanded = event.widget  # type: ignore[assignment]  (a Panel: checked just above)
+            self._arrange()
 
     def _repaint_after_resume(self, _app: object) -> None:
         """Back from ctrl+z (`fg`, SIGCONT): the driver re-enters a blank alternate screen, but
@@ -228,7 +265,10 @@ class OpsConsoleApp(App[None]):
         in `notices`, so nothing the operator was told is lost when the toast fades."""
         self.notices.append((time.time(), severity, f"{title}: {text}" if title else text))
         log.log(logging.WARNING if severity != "information" else logging.INFO, "notice: %s", text)
-        self.notify(text, title=title, severity=severity, timeout=timeout, markup=False)
+        label = toast_label(severity, title)  # the severity as a symbol too: the toast's colour is not enough
+        if self.compact:  # one line over the footer (app.tcss): the title goes in front of the text
+            text, label = f"{label}: {text}" if label else text, ""
+        self.notify(text, title=label, severity=severity, timeout=timeout, markup=False)
 
     def open_modal(self, screen: Screen[object]) -> None:
         """Push one of our modals; the latest snapshot is applied as soon as it closes."""

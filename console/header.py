@@ -39,6 +39,7 @@ STATE_STYLES = {
     "STOPPED": "$error",
 }
 SEP = " · "
+CLOCK_W = 9  # " 14:02:07" (DEFAULT_CSS)
 DEFAULT_TITLE = "opsconsole"  # OpsConsoleApp's title when nobody named the config
 
 
@@ -82,27 +83,49 @@ def config_name(snapshot: Snapshot, title: str) -> str:
     return snapshot.config_name or title
 
 
-def header_content(snapshot: Snapshot | None, title: str, read_only: bool) -> Content:
+def header_content(snapshot: Snapshot | None, title: str, read_only: bool, width: int = 0) -> Content:
+    """The header for `width` cells (0: any width). When the whole line does not fit, the config's
+    name goes first, then the word opsconsole, then the rest is shortened with health moved up
+    beside the state: health and the rollout's state stay visible at 80 columns."""
     if snapshot is None:
         return Content.assemble(("opsconsole", "bold"), SEP, ("waiting for the first snapshot…", "$text-muted"))
-    parts: list[str | tuple[str, str]] = [("opsconsole", "bold")]
-    for word in state_words(snapshot, read_only):
-        parts += [SEP, (word, STATE_STYLES.get(word, ""))]
+    brand: list[str | tuple[str, str]] = [("opsconsole", "bold"), SEP]
+    state: list[str | tuple[str, str]] = []
+    for i, word in enumerate(state_words(snapshot, read_only)):
+        state += [SEP] * bool(i) + [(word, STATE_STYLES.get(word, ""))]
     name = config_name(snapshot, title)
     if snapshot.profile:
         name += f" [{snapshot.profile}]"
-    parts += [SEP, name, SEP, rollout_line(snapshot.rollout), SEP, alerts_span(snapshot)]
     health = health_parts(snapshot.health)
-    if health:
-        parts += [SEP, *health]
-    return Content.assemble(*parts)
+    alerts = alerts_span(snapshot)
+    tail = [SEP, rollout_line(snapshot.rollout), SEP, alerts] + ([SEP, *health] if health else [])
+    variants = [brand + state + [SEP, name] + tail, brand + state + tail, state + tail]
+    if width:  # shorter wordings, health moved up beside the state
+        alerts_text, alerts_style = alerts
+        short_alerts = (alerts_text.replace("alerts: ", "alerts ").replace(" pending", "p"), alerts_style)
+        for unknown in (" unknown", "?"):
+            short_health = [(text.replace(" unknown", unknown), style) for text, style in health]
+            variants.append(state + ([SEP, *short_health] if health else [])
+                            + [SEP, short_rollout(snapshot.rollout), SEP, short_alerts])
+    for parts in variants:
+        content = Content.assemble(*parts)
+        if not width or content.cell_length <= width:
+            return content
+    return content  # cropped with an ellipsis by the widget: the health and rollout words come first
+
+
+def short_rollout(r: RolloutView | None) -> str:
+    """`checkout 10% 2/4 running`: rollout_line without the brackets."""
+    if r is None:
+        return "no rollout"
+    return f"{r.service} {r.weight}% {r.stage_index + 1}/{len(r.stages)} {r.status}"
 
 
 class HeaderBar(Horizontal):
     DEFAULT_CSS = """
     HeaderBar { height: 1; dock: top; background: $panel; }
     HeaderBar > #header-main { width: 1fr; height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
-    HeaderBar > #header-clock { width: 9; height: 1; }
+    HeaderBar > #header-clock { width: 9; height: 1; }  /* CLOCK_W */
     """
 
     def __init__(self) -> None:
@@ -110,6 +133,7 @@ class HeaderBar(Horizontal):
         self.main = Static(header_content(None, "", False), id="header-main")
         self.clock = Static("", id="header-clock")
         self._main_key: tuple[object, ...] | None = None
+        self._last: tuple[Snapshot, str, bool] | None = None  # to lay the text out again on a resize
         self._main_plain = ""
         self._clock_text = ""
 
@@ -118,7 +142,9 @@ class HeaderBar(Horizontal):
         yield self.clock
 
     def apply(self, snapshot: Snapshot, title: str, read_only: bool) -> None:
-        content = header_content(snapshot, title, read_only)
+        self._last = (snapshot, title, read_only)
+        width = max(0, (self.size.width or self.app.size.width) - CLOCK_W)
+        content = header_content(snapshot, title, read_only, width)
         key = (content.plain, tuple(content.spans))
         if key != self._main_key:  # equal text and styles: send nothing
             self._main_key, self._main_plain = key, content.plain
@@ -128,6 +154,10 @@ class HeaderBar(Horizontal):
         if text != self._clock_text:
             self._clock_text = text
             self.clock.update(text, layout=False)
+
+    def on_resize(self) -> None:
+        if self._last is not None:
+            self.apply(*self._last)
 
     @property
     def plain(self) -> str:

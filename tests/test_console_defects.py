@@ -91,7 +91,8 @@ def test_ctrl_z_then_fg_repaints_borders_and_footer_without_a_key(tmp_path: Path
         after = ANSI.sub(b"", bytes(proc.output[mark:])).decode("utf-8", "replace")
         for title in ("Throughput", "Memory", "Errors", "Gaps", "Health", "Rollout"):
             assert title in after, f"{title} panel not repainted after fg:\n{after[-2000:]}"
-        assert after.count("╭") >= 6 and after.count("╰") >= 6  # every panel's border
+        # the expanded panel's border, heavy while focused (at 80x24 the others are summary lines)
+        assert sum(map(after.count, "╭┏")) >= 1 and sum(map(after.count, "╰┗")) >= 1
         assert "quit" in after and "help" in after  # the footer
         assert proc.poll() is None
     finally:

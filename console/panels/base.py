@@ -186,6 +186,7 @@ class Panel(VerticalScroll):
         self.body = PanelBody()
         self.snapshot: Snapshot | None = None
         self.updates = 0  # how many times the view changed: tests assert no needless repaints
+        self.summarized = False  # small terminals: its key lines only (console/compact.py)
         self._view: View | None = None
 
     def compose(self) -> ComposeResult:
@@ -206,7 +207,7 @@ class Panel(VerticalScroll):
             return False
         width = self.line_width
         try:
-            view = self.view(snapshot, width)
+            view = self.summary(snapshot, width) if self.summarized else self.view(snapshot, width)
         except Exception as exc:  # one panel's bug on odd data must not take the console down
             log.exception("%s panel failed to render", self.TITLE)
             view = tuple(((part, "$error"),) for part in textwrap.wrap(
@@ -236,6 +237,10 @@ class Panel(VerticalScroll):
 
     def view(self, snapshot: Snapshot, width: int) -> View:
         raise NotImplementedError
+
+    def summary(self, snapshot: Snapshot, width: int) -> View:
+        """The key line(s) shown while another panel is expanded (console/compact.py)."""
+        return self.view(snapshot, width)[:1]
 
 
 SPARK_MAX = 36  # points: wider sparklines cost bytes and say little more

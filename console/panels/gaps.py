@@ -18,6 +18,7 @@ from engine.commands import Command
 from engine.snapshot import GapView, Snapshot, TargetView
 from engine.units import format_duration
 
+from console.compact import titled
 from console.panels.base import MUTED, add_to_config, Line, Panel, View, line, sentence, status_span
 from console.render import age, fit
 from console.screens.confirm import ConfirmScreen
@@ -66,6 +67,30 @@ class GapsPanel(Panel):
         for i, t in enumerate(snapshot.targets):
             rows.append(self._target_row(t, width, selected=i == cursor and self.has_focus))
         return tuple(rows)
+
+    def summary(self, snapshot: Snapshot, width: int) -> View:
+        """`Gaps OPEN 1: collect:canary 20s · 2 closed · targets 3 OK, 1 OPEN`."""
+        self._targets = snapshot.targets
+        open_gaps = sorted((g for g in snapshot.gaps if g.end is None), key=lambda g: g.start)
+        parts: list[Line] = []
+        if open_gaps:
+            g = open_gaps[0]
+            more = f" (+{len(open_gaps) - 1})" if len(open_gaps) > 1 else ""
+            parts.append(line(status_span("OPEN"), f" {g.series} {age(snapshot.taken_at - g.start)}{more}"))
+        else:
+            parts.append(line(("no open gaps", MUTED)))
+        closed = len(snapshot.gaps) - len(open_gaps)
+        if closed:
+            parts.append(line((f"{closed} closed", MUTED)))
+        states: dict[str, int] = {}
+        for t in snapshot.targets:
+            states[t.state] = states.get(t.state, 0) + 1
+        if states:
+            counted: list[str | tuple[str, str]] = ["targets"]
+            for i, (state, n) in enumerate(sorted(states.items(), key=lambda kv: kv[0] == "OK")):
+                counted += [("," if i else "") + f" {n} ", status_span(state)]
+            parts.append(line(*counted))
+        return (titled(self.TITLE, parts, width),)
 
     @staticmethod
     def _open_rows(g: GapView, now: float, width: int, compact: bool) -> list[Line]:

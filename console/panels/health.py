@@ -19,12 +19,14 @@ from textual.geometry import Region
 from engine.snapshot import split_series
 from engine.snapshot import AlertView, ComponentView, HealthView, Snapshot, SourceMode
 
+from console.compact import titled
 from console.panels.base import MUTED, add_to_config, Line, Panel, Span, View, line, sentence, status_span
 from console.render import age, fit, format_value
 
 CURSOR_STYLE = "reverse"
 SEVERITY_STYLES = {"critical": "$error", "warning": "$warning", "info": ""}
 STATUS_W = 8  # "FIRING  ", "PENDING ", "WARN    "
+SUMMARY_ORDER = ("FAIL", "WARN", "UNKNOWN", "OK")  # worst first; others (RUNNING: a backup) go first
 
 
 def alert_value(a: AlertView, snapshot: Snapshot | None = None) -> str:
@@ -106,6 +108,29 @@ class HealthPanel(Panel):
             rows.append(line(("engine components", MUTED)))
             rows += [self._component(c, width) for c in snapshot.components]
         return tuple(rows)
+
+    def summary(self, snapshot: Snapshot, width: int) -> View:
+        """`Health FIRING HighErrorRate · PENDING CpuHigh · checks 1 FAIL, 3 OK · 1 component(s) CRASHED`."""
+        parts: list[Line] = []
+        for state in ("firing", "pending"):
+            names = [a.name for a in snapshot.alerts if a.state == state and not a.silenced]
+            if names:
+                parts.append(line(status_span(state.upper()), f" {', '.join(names)}"))
+        if snapshot.health:
+            by_status: dict[str, int] = {}
+            for h in snapshot.health:
+                by_status[h.status] = by_status.get(h.status, 0) + 1
+            worst_first = sorted(by_status, key=lambda w: SUMMARY_ORDER.index(w) if w in SUMMARY_ORDER else 0)
+            counted: list[str | Span] = ["checks"]
+            for i, status in enumerate(worst_first):
+                counted += [("," if i else "") + f" {by_status[status]} ", status_span(status)]
+            parts.append(line(*counted))
+        elif not parts:
+            parts.append(line(("no health checks configured", MUTED)))
+        broken = [c for c in snapshot.components if c.state.upper() not in ("RUNNING", "STOPPED")]
+        if broken:
+            parts.append(line(f"{len(broken)} component(s) ", status_span(broken[0].state.upper())))
+        return (titled(self.TITLE, parts, width),)
 
     # ------------------------------------------------------------------ alerts
     @staticmethod

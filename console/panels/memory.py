@@ -17,6 +17,7 @@ A series that is absent shows "—", never 0: an operator must be able to tell "
 from __future__ import annotations
 
 from console.chart_rows import CURSOR_BINDINGS, SeriesCursor
+from console.compact import titled
 from console.panels.base import (
     add_to_config,
     MUTED,
@@ -42,6 +43,9 @@ ROWS: tuple[tuple[str, str, str, bool], ...] = (
     ("engine", "rss_bytes", "engine rss", True),
     ("engine", "peak_rss_bytes", "engine peak", False),
 )
+# (source, metric, label) of the compact layout's one line
+SUMMARY = (("host", "mem_pct", "mem"), ("host", "cpu_pct", "cpu"), ("host", "load1", "load"),
+           ("host", "swap_pct", "swap"), ("engine", "rss_bytes", "rss"))
 LABEL_W = 11
 TOP_PROCESSES = 8
 CHART_EVERY = 2.0  # seconds: the host and the engine sample every 2 s by default anyway
@@ -84,6 +88,15 @@ class MemoryPanel(SeriesCursor, Panel):
             rows.append(spark_row(f"{label:<{LABEL_W}}", value, s.values if with_spark else (), width, lo=lo, hi=hi))
         keys += io_keys(snapshot) + process_keys(snapshot, processes)
         return self.mark(rows + io + processes, keys)
+
+    def summary(self, snapshot: Snapshot, width: int) -> View:
+        """`Memory mem 3.3% · cpu 61.9% · load 2.57 · swap 0.0% · rss 61.2MB`."""
+        parts = []
+        for source, metric, label in SUMMARY:
+            s = snapshot.get(source, metric)
+            value = NO_DATA if s is None or s.last is None else format_value(metric, s.last, s.unit)
+            parts.append(line(f"{label} {value}"))
+        return (titled(self.TITLE, parts, width),)
 
     def _chart(self, s: SeriesView, width: int, now: float) -> tuple[Line, ...]:
         """The series as a small chart, reused until CHART_EVERY has passed or the width changed."""

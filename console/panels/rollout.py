@@ -16,14 +16,27 @@ The text itself is console/rollout_text.py (no Textual: `rollout status` shares 
 
 from __future__ import annotations
 
-from engine.snapshot import RolloutView, Snapshot
+from engine.snapshot import RolloutView, RuleView, Snapshot
 
-from console.lines import Line, View, line, sentence
+from console.compact import TITLE_W, indented, titled
+from console.lines import MUTED, Line, View, line, sentence
 from console.panels.base import Panel, add_to_config
-from console.render import age
+from console.render import age, format_value
 from console.rollout_text import (
-    Layout, choose, countdown, crop, extra_line, finished_timing, first_fitting, layout, length, spark_spans,
+    STATUS_STYLES, Layout, choose, countdown, crop, extra_line, finished_timing, first_fitting, layout, length,
+    rule_word, spark_spans,
 )
+
+
+BRIEFER = (("in stage ", "stage "), (" of hold left", " hold left"), ("next promotion in ", "next in "),
+           ("paused: ", ""), ("frozen: ", ""))
+
+
+def briefer(timing: str) -> str:
+    """The timing line for the compact layout's summary, which already says the status."""
+    for long, short in BRIEFER:
+        timing = timing.replace(long, short)
+    return timing
 
 
 class RolloutPanel(Panel):
@@ -53,6 +66,38 @@ class RolloutPanel(Panel):
                 rows.append(crop(extra, width))
                 spare -= 1
         return tuple(rows)
+
+    def summary(self, snapshot: Snapshot, width: int) -> View:
+        """Two lines: `demo #1 PAUSED 10% → 25% (1/4) · in stage 9s · paused: 40s of hold left`,
+        then what must be read now (an alert), or each rule's state word, or the last decision."""
+        r = snapshot.rollout
+        if r is None:
+            return (titled(self.TITLE, [line(("no rollout configured", MUTED))], width),)
+        name = f"{r.service} #{r.id}" if r.id is not None else r.service
+        weight = f"{r.weight}%" + (f" → {r.target_weight}%" if r.target_weight != r.weight else "")
+        head = line(f"{name} ", (r.status.upper(), STATUS_STYLES.get(r.status, "")),
+                    f" {weight} ({r.stage_index + 1}/{len(r.stages)})")
+        timing = finished_timing(r, snapshot.taken_at, snapshot.read_only) or self._timing(r, snapshot.taken_at)
+        timing += tuple(briefer(t) for t in timing)
+        first = titled(self.TITLE, [head, line(first_fitting(timing, max(10, width - length(head) - TITLE_W - 3)))],
+                       width)
+        if r.alert:
+            second = line((r.alert, "$error"))
+        elif r.ended is not None and r.status != "promoted" and r.last_decision:
+            second = line(r.last_decision)
+        else:
+            second = sum((self._rule_state(rule) for rule in r.rules), ())
+        return (first, indented([second], width))
+
+    @staticmethod
+    def _rule_state(rule: RuleView) -> Line:
+        """`error_rate 0.4% PASS  `; the "canary up" check (no op) reads OK or DOWN."""
+        word, style = rule_word(rule)
+        if not rule.op:
+            word, style = {"pass": ("OK", "$success"), "breach": ("DOWN", "$error")}.get(
+                rule.state, (word or "not checked yet", style or MUTED))
+        value = format_value(rule.metric, rule.value, rule.unit) if rule.op else ""
+        return line(f"{rule.metric} {value} ".replace("  ", " "), (word or "—", style), "  ")
 
     def _cached_layout(self, r: RolloutView, width: int, read_only: bool) -> Layout:
         key = (r, width, read_only)

@@ -16,6 +16,7 @@ from engine.snapshot import HealthView, SeriesView, Snapshot
 from engine.units import format_size
 
 from console.chart_rows import CURSOR_BINDINGS, SeriesCursor
+from console.compact import leaf, titled
 from console.panels.base import MUTED, add_to_config, Line, Panel, View, line, sentence, spark_row, status_span
 from console.render import fit, format_value
 
@@ -104,6 +105,22 @@ class ThroughputPanel(SeriesCursor, Panel):
                 rows.append(spark_row(label, self._value(snapshot, s), s.values, width))
                 keys.append(s.key)
         return self.mark(rows, keys)
+
+    def summary(self, snapshot: Snapshot, width: int) -> View:
+        """`Throughput baseline req 8.95/s · canary req 1.00/s · inbox WAITING`: each source's first rate."""
+        stuck = waiting(snapshot)
+        first: dict[str, SeriesView] = {}
+        for s in rate_series(snapshot):
+            first.setdefault(s.source, s)
+        parts: list[Line] = []
+        for source in sorted(first.keys() | stuck.keys(), key=source_order):
+            if source in stuck:
+                parts.append(line(f"{leaf(source)} ", status_span("WAITING" if stuck[source].value == "waiting"
+                                                                   else stuck[source].status)))
+            else:
+                s = first[source]
+                parts.append(line(f"{leaf(source)} {short(s.metric)} {format_rate(s)}"))
+        return (titled(self.TITLE, parts or [line(("no rates yet", MUTED))], width),)
 
     @staticmethod
     def _value(snapshot: Snapshot, s: SeriesView) -> str:

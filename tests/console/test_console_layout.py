@@ -8,7 +8,7 @@ from console_fakes import DemoSource
 PANELS = ("throughput", "memory", "errors", "gaps", "health", "rollout")
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
 async def test_all_six_panels_visible(make_app, size):
     app = make_app(source=DemoSource())
     async with app.run_test(size=size) as pilot:
@@ -19,7 +19,8 @@ async def test_all_six_panels_visible(make_app, size):
             assert panel.region.area > 0, name
             assert screen.contains_region(panel.region), (name, panel.region)
             assert panel.body.lines, f"{name} rendered nothing"
-        assert app.header.plain.startswith("opsconsole · RUNNING")
+        assert app.header.plain.startswith("opsconsole · RUNNING" if size[0] > 80 else "RUNNING")
+        assert "health: " in app.header.plain and "checkout 10% (2/4) running" in app.header.plain
 
 
 async def test_grid_shape_follows_width(make_app):
@@ -29,9 +30,13 @@ async def test_grid_shape_follows_width(make_app):
         rows = {p.region.y for p in app.panels}
         assert len(rows) == 2  # 3 x 2
     app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(100, 40)) as pilot:
         await pilot.pause()
         assert len({p.region.y for p in app.panels}) == 3  # 2 x 3
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert len({p.region.x for p in app.panels}) == 1  # compact: one column (test_compact_layout.py)
 
 
 async def test_narrow_terminal_reaches_every_panel_by_tab(make_app):

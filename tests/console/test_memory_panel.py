@@ -44,7 +44,7 @@ async def test_charts_when_tall_enough_sparklines_otherwise(make_app, source) ->
         # plot rows are two spans: the y label, muted, and the plot in one style
         assert [style for _, style in memory(app).body.lines[1]] == ["$text-muted", "$accent"]
     small = make_app()
-    async with small.run_test(size=(80, 24)) as pilot:
+    async with small.run_test(size=(120, 31)) as pilot:  # the grid, in panels too short for a chart
         await pilot.pause()
         rows = memory(small).body.plain.splitlines()
         assert rows[0].startswith("host mem") and not has_braille(memory(small).body.plain)
