@@ -77,6 +77,7 @@ class ConfigScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Running config"
+            box.border_subtitle = "/: find · n: next match · q / escape: close"
             header = [("from ", "$text-muted"), self.shown.origin, ("  ·  secrets shown as ***", "$text-muted")]
             if self.shown.overrides:
                 header += ["\n", ("set by the environment: ", "$text-muted"), ", ".join(self.shown.overrides)]

@@ -61,6 +61,7 @@ class HelpScreen(ModalScreen[None]):
         review = getattr(self.app, "reviewing", False)
         with VerticalScroll() as box:
             box.border_title = "Keys" + (" (review)" if review else " (read-only)" if self.read_only else "")
+            box.border_subtitle = "up/down: scroll · q / escape / ?: close"  # on the border: never scrolled away
             yield Static(help_text(keys, self.read_only, review), id="help-text")
 
     def action_close(self) -> None:

@@ -83,6 +83,8 @@ class RolloutTimelineScreen(ModalScreen[float | None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Rollouts"
+            box.border_subtitle = "up/down: choose · tab: list/decisions · enter: " + ("go there" if self.jumps else "show") \
+                + " · q / escape: close"
             yield OptionList(id="rollout-list")
             yield Static("", id="rollout-stages")
             yield OptionList(id="rollout-decisions")

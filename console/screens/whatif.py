@@ -37,6 +37,7 @@ class WhatIfScreen(ModalScreen[float | None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll() as box:
             box.border_title = f"What-if: {self.path.name}"
+            box.border_subtitle = "up/down: scroll · q / escape: close"  # on the border: never scrolled away
             yield Static("replaying the recorded samples…", id="whatif-text")
 
     def on_mount(self) -> None:
