@@ -16,8 +16,8 @@ import pytest
 
 from engine import secrets
 from engine.collect.auth import TokenLifecycleManager
-from engine.collect.client import make_client
 from engine.collect.config import TrackConfig
+from engine.collect.http1 import HttpClient
 from engine.collect.ratelimit import RateLimiter
 from engine.collect.scheduler import Ticker
 from engine.collect.target import TargetRunner, both
@@ -70,7 +70,7 @@ class Harness:
 
 @pytest.fixture
 async def harness() -> AsyncIterator[Harness]:
-    client = make_client(50)
+    client = HttpClient()
     sink = Recorder()
     tokens = TokenLifecycleManager(
         client, lambda source, severity, message, data: sink.event("collect", severity, source, message, data))

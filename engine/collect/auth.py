@@ -34,12 +34,11 @@ from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import quote_plus
 
-import httpx
-
 from engine import secrets
 from engine.collect.client import fetch
 from engine.collect.config import Auth, BearerAuth, ClientCredentialsAuth
 from engine.collect.errors import ScrapeError
+from engine.collect.http1 import HttpClient
 from engine.units import format_duration
 
 TOKEN_BODY_LIMIT = 64 * 1024
@@ -79,7 +78,7 @@ class StaticBearer:
 class ClientCredentials:
     refreshable = True
 
-    def __init__(self, config: ClientCredentialsAuth, client: httpx.AsyncClient, emit: Emit) -> None:
+    def __init__(self, config: ClientCredentialsAuth, client: HttpClient, emit: Emit) -> None:
         secrets.register(config.client_secret)
         # RFC 6749 2.3.1: id and secret form-encoded, then HTTP Basic. The header reveals the
         # secret to anyone who decodes it, so it is registered as a secret too.
@@ -210,7 +209,7 @@ def refresh_time(issued: float, lifetime: float, refresh_before: float) -> float
 class TokenLifecycleManager:
     """One token source per distinct auth config; targets sharing credentials share a token."""
 
-    def __init__(self, client: httpx.AsyncClient, emit: Callable[[str, str, str, dict[str, Any] | None], None]) -> None:
+    def __init__(self, client: HttpClient, emit: Callable[[str, str, str, dict[str, Any] | None], None]) -> None:
         self._client = client
         self._emit = emit  # (source, severity, message, data)
         self._sources: dict[tuple[str, ...], ClientCredentials] = {}

@@ -1,9 +1,10 @@
-"""One HTTP request with a hard deadline and a bounded body, on a shared httpx.AsyncClient.
+"""One HTTP request with a hard deadline and a bounded body, on the collect component's shared
+client (engine/collect/http1.py).
 
-httpx's own timeouts are per operation (connect, each read): a server that drips one byte every
-half second never trips a read timeout. So the whole exchange runs under `asyncio.timeout`, and
-the body is read in chunks and abandoned as soon as it passes `max_body` (Content-Length is
-checked first, so an honest huge answer is refused before a byte of it is read).
+Per-operation timeouts (connect, each read) never trip on a server that drips one byte every half
+second. So the whole exchange runs under `asyncio.timeout`, and the body is abandoned as soon as it
+passes `max_body` (Content-Length is checked first, so an honest huge answer is refused before a
+byte of it is read).
 
 Every answer carries the wall time it was complete (the time its samples were measured) and the
 monotonic time (what rates are computed from).
@@ -14,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import errno
-import math
 import ssl
 import time
 from collections.abc import Mapping
@@ -24,13 +24,14 @@ from http import HTTPStatus
 import httpx
 
 from engine.collect.errors import ScrapeError
+from engine.collect.http1 import BodyTooLarge, HttpClient, Progress, ProtocolError
 from engine.units import format_duration, format_size
 
 
 @dataclass(frozen=True)
 class Answer:
     status: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]  # lower-case names
     body: bytes
     t: float  # wall time the body was complete: when the values were measured
     mono: float  # the same instant on the monotonic clock
@@ -47,8 +48,8 @@ class Answer:
 def make_client(
     max_connections: int | None, ssl_context: ssl.SSLContext | None = None, max_keepalive: int | None = None
 ) -> httpx.AsyncClient:
-    """A client with up to `max_connections` (None: no cap), keeping up to `max_keepalive` of them
-    idle (default: all of them).
+    """An httpx client (the Alertmanager pusher's) with up to `max_connections` (None: no cap),
+    keeping up to `max_keepalive` of them idle (default: all of them). Scrapes use http1.HttpClient.
 
     trust_env=False: proxy variables in the operator's shell must not reroute scrapes of
     internal targets (a proxy that answers for a dead target would hide it)."""
@@ -58,37 +59,8 @@ def make_client(
     return httpx.AsyncClient(limits=limits, timeout=None, follow_redirects=True, trust_env=False, verify=verify)
 
 
-class ClientPool:
-    """httpx clients in shards of at most SHARD connections, one shard per group of targets.
-
-    Why not one client: httpcore's pool walks all its connections on every request and every
-    response (and, while they are idle, quadratically: it counts idle connections inside that
-    walk). With 1,000 connections in one pool that walk is most of the CPU of a scrape; with
-    pools of 4 it is noise (bench/collect.py). The shards share one TLS context.
-
-    A shard keeps at most SHARD connections idle but does not cap its busy ones: the collect
-    component's semaphore caps requests in flight. With more targets than max_concurrency a shard
-    serves more than SHARD targets, and a cap there made a healthy target wait for a connection held
-    by black holes on its shard, inside its own deadline, then be shown as timing out (drill 3).
-    """
-
-    SHARD = 4
-
-    def __init__(self, connections: int) -> None:
-        context = ssl.create_default_context()
-        count = max(1, math.ceil(connections / self.SHARD))
-        self.clients = [make_client(None, context, max_keepalive=self.SHARD) for _ in range(count)]
-
-    def client(self, index: int) -> httpx.AsyncClient:
-        return self.clients[index % len(self.clients)]
-
-    async def aclose(self) -> None:
-        for client in self.clients:
-            await client.aclose()
-
-
 async def fetch(
-    client: httpx.AsyncClient,
+    client: HttpClient,
     url: str,
     *,
     timeout: float,
@@ -99,31 +71,25 @@ async def fetch(
 ) -> Answer:
     """The complete answer, whatever its status; ScrapeError if there is none in time or it is too big."""
     sent = time.monotonic()
-    received = 0
+    progress = Progress()
     try:
         async with asyncio.timeout(timeout):
-            async with client.stream(method, url, headers=headers, data=data, timeout=timeout) as response:
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > max_body:
-                    raise ScrapeError(
-                        "too_large",
-                        f"body of {format_size(int(declared))} is over the {format_size(max_body)} limit (Content-Length)",
-                    )
-                chunks: list[bytes] = []
-                async for chunk in response.aiter_bytes():
-                    received += len(chunk)
-                    if received > max_body:
-                        raise ScrapeError(
-                            "too_large", f"body over the {format_size(max_body)} limit (stopped reading)"
-                        )
-                    chunks.append(chunk)
-                mono = time.monotonic()
-                return Answer(response.status_code, response.headers, b"".join(chunks), time.time(), mono, mono - sent)
-    except (TimeoutError, httpx.TimeoutException):
+            response = await client.request(method, url, headers=headers, data=data, max_body=max_body,
+                                             progress=progress)
+    except TimeoutError:
+        received = progress.received
         partial = f" ({format_size(received)} of the body received)" if received else ""
         raise ScrapeError("timeout", f"no complete answer within {format_duration(timeout)}{partial}") from None
-    except httpx.HTTPError as exc:
+    except BodyTooLarge as exc:
+        if exc.declared is not None:
+            raise ScrapeError(
+                "too_large", f"body of {format_size(exc.declared)} is over the {format_size(max_body)} limit (Content-Length)"
+            ) from None
+        raise ScrapeError("too_large", f"body over the {format_size(max_body)} limit (stopped reading)") from None
+    except (OSError, ProtocolError) as exc:
         raise ScrapeError("connect", describe_transport_error(exc)) from None
+    mono = time.monotonic()
+    return Answer(response.status, response.headers, response.body, time.time(), mono, mono - sent)
 
 
 def describe_transport_error(exc: BaseException) -> str:
@@ -139,7 +105,7 @@ def describe_transport_error(exc: BaseException) -> str:
             }.get(cause.errno)
             return name or (cause.strerror or str(cause)).lower()
         cause = cause.__cause__ or cause.__context__
-    if isinstance(exc, httpx.RemoteProtocolError):
+    if isinstance(exc, (httpx.RemoteProtocolError, ProtocolError)):
         return f"the server broke the HTTP exchange: {exc}"
     text = str(exc)
     if "Name or service not known" in text or "nodename nor servname" in text:
@@ -147,7 +113,8 @@ def describe_transport_error(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
+def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    # httpx.Headers (the alertmanager's answers) look names up in any case; ours are lower-case.
     """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent or unreadable."""
     value = headers.get("retry-after", "").strip()
     if not value:

@@ -1,6 +1,6 @@
 """The collect component: every configured target, scraped on its track's schedule.
 
-Owns the shared pieces (one httpx client, the rate limiter: a bucket per host and each target's
+Owns the shared pieces (one HTTP client, the rate limiter: a bucket per host and each target's
 Retry-After, the token manager, the concurrency limits), one TargetRunner per target and one
 Ticker per (track, interval). It contributes `targets` to the Snapshot, declares
 each target's cadence to the engine's GapTracker (so a silent target becomes a gap with the
@@ -16,8 +16,8 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from engine.collect.auth import TokenLifecycleManager
-from engine.collect.client import ClientPool
 from engine.collect.config import CollectConfig, effective_interval
+from engine.collect.http1 import HttpClient
 from engine.collect.ratelimit import RateLimiter
 from engine.collect.scheduler import Ticker, group_by_interval
 from engine.collect.target import TargetRunner, both
@@ -55,12 +55,14 @@ class CollectComponent:
         self._ctx = ctx
         self._register_commands(ctx)
         targets = sum(len(track.targets) for track in self.config.tracks)
-        clients = ClientPool(min(targets, self.config.max_concurrency))
+        # One client: its idle pool is a list per origin, so a thousand targets cost no more per
+        # request than four (httpcore walked all its connections on every request).
+        client = HttpClient(max_idle=max(1, min(targets, self.config.max_concurrency)))
         # Big bodies are decoded here, not on the loop (target.INLINE_DECODE_MAX). One thread: with
         # the GIL a second would not parse faster, and the loop would wait behind two for it.
         decoder = ThreadPoolExecutor(1, thread_name_prefix="collect-decode")
         try:
-            self._build(ctx, clients, decoder)
+            self._build(ctx, client, decoder)
             async with asyncio.TaskGroup() as group:
                 for ticker in self.tickers:
                     group.create_task(ticker.run())
@@ -69,13 +71,13 @@ class CollectComponent:
                 task.cancel()
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=2.0)
-            await clients.aclose()
+            await client.aclose()
             decoder.shutdown(wait=False, cancel_futures=True)
 
-    def _build(self, ctx: EngineContext, clients: ClientPool, decoder: Executor) -> None:
+    def _build(self, ctx: EngineContext, client: HttpClient, decoder: Executor) -> None:
         limiter = RateLimiter(self.config.rate_limit.rate, self.config.rate_limit.burst)
         tokens = TokenLifecycleManager(
-            clients.client(0),
+            client,
             lambda source, severity, message, data: ctx.event("collect", severity, source, message, data),
         )
         all_slots = asyncio.Semaphore(self.config.max_concurrency)
@@ -84,11 +86,11 @@ class CollectComponent:
             semaphores = (all_slots, asyncio.Semaphore(track.max_concurrency)) if track.max_concurrency else (all_slots,)
             runners = [
                 TargetRunner(
-                    track, target, client=clients.client(len(self.runners) + i), limiter=limiter,
+                    track, target, client=client, limiter=limiter,
                     token=tokens.source_for(target.auth, target.name), slots=lambda s=semaphores: both(*s), sink=self,
                     decoder=decoder,
                 )
-                for i, target in enumerate(track.targets)
+                for target in track.targets
             ]
             for runner in runners:
                 self.runners[runner.name] = runner

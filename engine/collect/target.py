@@ -25,8 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
-
-import httpx
+from urllib.parse import urlsplit
 
 from engine import secrets
 from engine.collect.auth import TokenSource
@@ -36,6 +35,7 @@ from engine.collect.config import Target, TrackConfig, effective_interval, effec
 from engine.collect.errors import DecodeError, ScrapeError, Unauthorized
 from engine.collect.formats import Decoded, Request, format_for
 from engine.collect.formats.health import level
+from engine.collect.http1 import HttpClient
 from engine.collect.ratelimit import RateLimiter
 from engine.collect.retry import RetryPolicy
 from engine.snapshot import TargetView
@@ -72,7 +72,7 @@ class TargetRunner:
         track: TrackConfig,
         target: Target,
         *,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         limiter: RateLimiter,
         token: TokenSource | None,
         slots: Callable[[], Any],
@@ -87,7 +87,7 @@ class TargetRunner:
         self.interval = effective_interval(track, target)
         self.timeout = effective_timeout(track, target)
         self.max_body = track.max_body
-        self.host = httpx.URL(target.url).netloc.decode("ascii", "replace")
+        self.host = urlsplit(target.url).netloc
         self.format = format_for(target)
         self.retry = RetryPolicy(track.retry)
         self.breaker = CircuitBreaker(track.breaker, self._breaker_moved)

@@ -345,11 +345,11 @@ def test_a_huge_valid_page_is_parsed_off_the_loop(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------- black holes on a shared shard
 def test_black_holes_sharing_a_client_shard_do_not_fail_a_healthy_neighbour(tmp_path: Path) -> None:
-    """More targets than max_concurrency: 12 targets, max_concurrency 8, so two client shards of
-    six targets (engine/collect/client.py ClientPool, target i on shard i % 2). Five black holes
-    on shard 0 beside one healthy target (found by this drill: the shard's 4 connections were all
-    held by black holes, the healthy one waited for one inside its own 1 s deadline and was shown
-    as "no complete answer within 1s")."""
+    """More targets than max_concurrency: 12 targets, max_concurrency 8, five black holes beside
+    healthy targets on one host (found by this drill when scrapes used httpx clients in shards of 4
+    connections: a shard's connections were all held by black holes, the healthy one waited for one
+    inside its own 1 s deadline and was shown as "no complete answer within 1s"). The scrape client
+    (engine/collect/http1.py) caps only idle connections; the semaphore caps requests in flight."""
     with HttpFixture() as server:
         server.route("/hole", Reply(hang=True))
         server.route("/ok", Reply(body=PROMETHEUS, content_type="text/plain; version=0.0.4"))
