@@ -1,7 +1,7 @@
 """What the console costs, split by thread, against Textual's floors measured in the same run.
 
     python bench/tui_cost.py [--duration 30] [--warmup 5] [--cols 120] [--rows 40]
-                             [--before /tmp/before] [--args "--low-bandwidth"] [--skip-floors]
+                             [--before /tmp/before] [--args "--low-bandwidth"] [--skip-floors] [--where]
 
 One run measures, one after the other on the same machine (../shared/tools/tui_probe.py: CPU of the
 process tree, RSS, bytes/s written to a pty of cols x rows):
@@ -33,6 +33,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -183,20 +184,76 @@ def _parse_probe(probe: ModuleType, argv: list[str]) -> argparse.Namespace:
     return captured["a"]
 
 
+DEMO_PORTS = ("18470", "18471", "18472")  # config.yaml's router, baseline, canary
+DEMO_DIR = "~/.local/state/opsconsole/demo"
+
+
+def private_config(repo: Path, state: str) -> Path:
+    """The repo's demo config with its own free ports and its demo files in `state`.
+
+    Another console on the same machine (an engineer's, a CI run) holds the config's fixed ports
+    and writes ~/.local/state/opsconsole/demo: measured as they are, our demo could not listen and
+    our collectors and log tail would scrape and read the other one's service."""
+    text = (repo / "config.yaml").read_text()
+    for port in DEMO_PORTS:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            text = text.replace(port, str(s.getsockname()[1]))
+    path = Path(state) / "config.yaml"
+    path.write_text(text.replace(DEMO_DIR, f"{state}/demo"))
+    return path
+
+
 def opsconsole(probe: ModuleType, args: argparse.Namespace, repo: Path, label: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="opsconsole-bench-") as state:
-        # The config's own ports: its health checks and scrape targets name them. Runs are one at a time.
         exited = Path(state) / "threads-ended.log"
-        env = [f"XDG_STATE_HOME={state}", f"PYTHONPATH={repo}", f"OPSCONSOLE_DEMO__DIR={state}/demo",
-               f"BENCH_THREAD_LOG={exited}"]
+        env = [f"XDG_STATE_HOME={state}", f"PYTHONPATH={repo}", f"BENCH_THREAD_LOG={exited}"]
         cmd = [sys.executable, str(REPO / "bench" / "named_threads.py"), "-m", "console",
-               "--config", str(repo / "config.yaml"), *shlex.split(args.args)]
-        result = run_probe(probe, probe_args(args, "Rollout", label, env), cmd, threads=True, exited=exited)
+               "--config", str(private_config(repo, state)), *shlex.split(args.args)]
+        argv = probe_args(args, "Rollout", label, env)
+        record = Path(state) / "screen"
+        if args.where:
+            argv += ["--record", str(record)]
+        result = run_probe(probe, argv, cmd, threads=True, exited=exited)
+        if args.where and result.get("startup_s") is not None:
+            result["where"] = where_bytes_go(record, result["startup_s"] + args.warmup, result["duration_s"])
     demo = sum(v for k, v in result["threads"].items() if k.startswith("demo"))
     if result.get("cpu_pct_steady") is not None:
         result["cpu_pct_demo"] = round(demo, 2)
         result["cpu_pct_console"] = round(result["cpu_pct_steady"] - demo, 2)
     return result
+
+
+CURSOR_TO = re.compile(rb"\x1b\[(\d+);(\d+)H")
+
+
+def where_bytes_go(record: Path, start: float, duration: float) -> dict[str, float]:
+    """Bytes/s of the steady window by screen area, from tui_probe's recording: each byte counts
+    for the row and column third where Textual's last cursor move put it (`ESC[row;colH`)."""
+    raw = (record.with_suffix(".raw")).read_bytes()
+    t, offset, begin, end = 0.0, 0, None, None
+    for row in (record.with_suffix(".timing")).read_text().splitlines():
+        delay, size = row.split()
+        t += float(delay)
+        if begin is None and t >= start:
+            begin = offset
+        offset += int(size)
+        if t <= start + duration:
+            end = offset
+    if begin is None or end is None or end <= begin:
+        return {}
+    window = raw[begin:end]
+    areas: dict[str, int] = defaultdict(int)
+    at = "unplaced"
+    last = 0
+    for move in CURSOR_TO.finditer(window):
+        areas[at] += move.start() - last
+        y, x = int(move.group(1)), int(move.group(2))
+        at = f"row {y:2d} cols {(x - 1) // 40 * 40 + 1:3d}+"
+        last = move.start()
+    areas[at] += len(window) - last
+    top = sorted(areas.items(), key=lambda kv: -kv[1])
+    return {k: round(v / duration, 1) for k, v in top}
 
 
 def demo_alone(args: argparse.Namespace) -> float | None:
@@ -234,6 +291,7 @@ def main() -> int:
     parser.add_argument("--args", default="", help='extra opsconsole arguments, e.g. "--low-bandwidth"')
     parser.add_argument("--before", type=Path, help="also measure opsconsole from this checkout (a clean clone)")
     parser.add_argument("--skip-floors", action="store_true", help="no floors, no demo alone (quick A/B)")
+    parser.add_argument("--where", action="store_true", help="also print bytes/s by screen row and column third")
     args = parser.parse_args()
     if not (TOOLS / "tui_probe.py").exists():
         print(f"tui_probe.py not found in {TOOLS}", file=sys.stderr)
@@ -262,6 +320,10 @@ def main() -> int:
             for group, pct in row["threads"].items():
                 print(f"  {group:18}{pct:6.2f}")
             print(f"  {'console + engine':18}{_fmt(row.get('cpu_pct_console')):>6}  (whole process minus demo)")
+    if ours.get("where"):
+        print("\nopsconsole: bytes/s to the terminal by screen area (row, columns), steady window")
+        for area, rate in list(ours["where"].items())[:25]:
+            print(f"  {area:22}{rate:8.1f}")
     if demo is not None:
         print(f"\ndemo service alone (python -m engine.demo --measure-cpu): {demo:.2f}% of a core")
 

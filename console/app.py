@@ -87,6 +87,7 @@ class OpsConsoleApp(App[None]):
         theme: str = DEFAULT_THEME,
         read_only: bool = False,
         bell: bool = False,
+        low_bandwidth: bool = False,
     ) -> None:
         super().__init__()
         self.source = source
@@ -94,6 +95,9 @@ class OpsConsoleApp(App[None]):
         self.refresh_interval = refresh
         self.read_only = read_only
         self.bell_on_alert = bell
+        # Slow links: the driver sends only changed cells, panels hold sparklines for 5 s, the
+        # header's clock shows minutes (console/screendiff.py, panels/base.py, header.py).
+        self.low_bandwidth = low_bandwidth
         self.snapshot: Snapshot | None = None
         self.exit_reason: str | None = None
         self.header = HeaderBar()

@@ -66,6 +66,11 @@ def add_local_parsers(sub: Any) -> None:
 
 def add_console_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--read-only", action="store_true", help="disable every action that changes anything")
+    parser.add_argument(
+        "--low-bandwidth",
+        action="store_true",
+        help="for slow links: send only changed cells, sparklines every 5s, clock in minutes (default: ui.low_bandwidth)",
+    )
     parser.add_argument("--theme", help="theme name (default: ui.theme from the config)")
     parser.add_argument(
         "--color-system",
@@ -252,6 +257,7 @@ def run_console(args: argparse.Namespace) -> int:
         theme=args.theme or ui.theme,
         read_only=args.read_only,
         bell=ui.bell,
+        low_bandwidth=args.low_bandwidth or ui.low_bandwidth,
     )
     exit_on_hangup(app, engine)
     try:

@@ -176,7 +176,8 @@ def attach(args: argparse.Namespace, db: Path) -> int:
     from console.app import OpsConsoleApp
 
     app = OpsConsoleApp(source, title=f"attach {db.name}", refresh=ui.refresh,
-                        theme=args.theme or ui.theme, read_only=args.read_only, bell=ui.bell)
+                        theme=args.theme or ui.theme, read_only=args.read_only, bell=ui.bell,
+                        low_bandwidth=args.low_bandwidth or ui.low_bandwidth)
     exit_on_hangup(app, source)
     try:
         app.run()

@@ -218,6 +218,7 @@ def _run_app(args: argparse.Namespace, source: Any, what_if: Any) -> int:
     from console.review import ReviewApp
 
     app = ReviewApp(source, theme=args.theme, what_if=what_if)
+    app.low_bandwidth = args.low_bandwidth
     _exit_on_hangup(app, source)
     app.run()
     return app.return_code or EXIT_OK

@@ -13,7 +13,8 @@ no check has a result is the word UNKNOWN. The same order as Spring Boot's healt
 (DOWN, OUT_OF_SERVICE, UP, UNKNOWN: an unknown part never outranks a known one); the count keeps
 the unknown ones visible instead of silently dropped.
 
-The clock is its own 8-cell widget so that, in a quiet second, the header costs ~20 bytes.
+The clock is its own 8-cell widget so that, in a quiet second, the header costs ~20 bytes; in the
+low-bandwidth mode it shows hours and minutes (`LOW-BW` beside the state says the mode is on).
 The text before it changes only when the state, rollout or alert count does.
 """
 
@@ -37,6 +38,7 @@ STATE_STYLES = {
     "REVIEW": "$accent",
     "STOPPING": "$warning",
     "STOPPED": "$error",
+    "LOW-BW": "$accent",
 }
 SEP = " · "
 CLOCK_W = 9  # " 14:02:07" (DEFAULT_CSS)
@@ -83,15 +85,17 @@ def config_name(snapshot: Snapshot, title: str) -> str:
     return snapshot.config_name or title
 
 
-def header_content(snapshot: Snapshot | None, title: str, read_only: bool, width: int = 0) -> Content:
+def header_content(snapshot: Snapshot | None, title: str, read_only: bool, width: int = 0,
+                   low_bandwidth: bool = False) -> Content:
     """The header for `width` cells (0: any width). When the whole line does not fit, the config's
     name goes first, then the word opsconsole, then the rest is shortened with health moved up
-    beside the state: health and the rollout's state stay visible at 80 columns."""
+    beside the state: health and the rollout's state stay visible at 80 columns. LOW-BW beside
+    the state says the low-bandwidth mode is on (it is kept at every width)."""
     if snapshot is None:
         return Content.assemble(("opsconsole", "bold"), SEP, ("waiting for the first snapshot…", "$text-muted"))
     brand: list[str | tuple[str, str]] = [("opsconsole", "bold"), SEP]
     state: list[str | tuple[str, str]] = []
-    for i, word in enumerate(state_words(snapshot, read_only)):
+    for i, word in enumerate(state_words(snapshot, read_only) + ["LOW-BW"] * low_bandwidth):
         state += [SEP] * bool(i) + [(word, STATE_STYLES.get(word, ""))]
     name = config_name(snapshot, title)
     if snapshot.profile:
@@ -144,13 +148,15 @@ class HeaderBar(Horizontal):
     def apply(self, snapshot: Snapshot, title: str, read_only: bool) -> None:
         self._last = (snapshot, title, read_only)
         width = max(0, (self.size.width or self.app.size.width) - CLOCK_W)
-        content = header_content(snapshot, title, read_only, width)
+        low_bandwidth = getattr(self.app, "low_bandwidth", False)
+        content = header_content(snapshot, title, read_only, width, low_bandwidth)
         key = (content.plain, tuple(content.spans))
         if key != self._main_key:  # equal text and styles: send nothing
             self._main_key, self._main_plain = key, content.plain
             self.main.update(content, layout=False)  # fixed size: no reflow of the screen
-        # The snapshot's own time: in review this is the moment being replayed, not now.
-        text = f" {clock(snapshot.taken_at)}"
+        # The snapshot's own time: in review this is the moment being replayed, not now. Low
+        # bandwidth: minutes only, so a quiet minute sends nothing for the clock.
+        text = f" {clock(snapshot.taken_at)[:5 if low_bandwidth else 8]}"
         if text != self._clock_text:
             self._clock_text = text
             self.clock.update(text, layout=False)

@@ -63,7 +63,7 @@ BAD: list[tuple[str, str | bytes, dict[str, str], str | None, list[str]]] = [
     ("unknown-key-suggestion", "ui:\n  refrsh: 2s\n", {}, None,
      ["config.yaml:2: ui.refrsh: unknown key 'refrsh' (did you mean 'refresh'?)"]),
     ("unknown-key-lists-allowed", "ui:\n  zzz: 1\n", {}, None,
-     ["config.yaml:2: ui.zzz: unknown key 'zzz' (allowed: refresh, theme, color_system, bell)"]),
+     ["config.yaml:2: ui.zzz: unknown key 'zzz' (allowed: refresh, theme, color_system, bell, low_bandwidth)"]),
     ("unknown-section", "ui: {}\nloging:\n  level: INFO\n", {}, None,
      ["config.yaml:2: loging: unknown key 'loging' (did you mean 'logging'?)"]),
     ("nested-unknown-key", "monitor:\n  host:\n    enabled: true\n    intervl: 5s\n", {}, None,

@@ -174,8 +174,11 @@ async def test_running_config_shows_file_defaults_env_overrides_and_masks_secret
     from console.screens.config_view import ConfigScreen
     from engine.config.loader import load_config
 
+    from engine import secrets
+
+    secrets.clear()  # the registry is process-wide: a short secret of an earlier test ('t') masks names
     path = tmp_path / "config.yaml"
-    path.write_text(ALERTS + "collect:\n  tracks:\n    - {name: t, interval: 1s, targets: "
+    path.write_text(ALERTS + "collect:\n  tracks:\n    - {name: scrape, interval: 1s, targets: "
                     "[{name: api, url: 'http://127.0.0.1:9/metrics', format: prometheus, "
                     "auth: {kind: bearer, token: '${API_TOKEN}'}}]}\n")
     monkeypatch.setenv("API_TOKEN", SECRET)
@@ -206,8 +209,11 @@ async def test_attached_console_shows_the_config_its_engine_recorded(tmp_path: P
     from engine.config.loader import load_config
     from tests.enginefixtures import control_answers
 
+    from engine import secrets
+
+    secrets.clear()  # the registry is process-wide: a short secret of an earlier test ('t') masks names
     path = tmp_path / "config.yaml"
-    path.write_text(ALERTS + "collect:\n  tracks:\n    - {name: t, interval: 1s, targets: "
+    path.write_text(ALERTS + "collect:\n  tracks:\n    - {name: scrape, interval: 1s, targets: "
                     "[{name: api, url: 'http://127.0.0.1:9/metrics', format: prometheus, "
                     "auth: {kind: bearer, token: '${API_TOKEN}'}}]}\n")
     monkeypatch.setenv("API_TOKEN", SECRET)

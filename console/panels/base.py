@@ -9,6 +9,11 @@ The view is hashable and cheap to compare, so:
 
 Styles are theme variables ("$success", "$warning", "$error", "$text-muted", "bold"), one span per
 status word or sparkline, never per cell.
+
+In the low-bandwidth mode (`App.low_bandwidth`) the numbers stay live at the refresh rate, but a
+sparkline or chart (a SPARK_STYLE span) moves on only every LOW_BANDWIDTH_SPARK_EVERY seconds,
+and without colour: a sparkline shifts every cell each time a point arrives, and its colour says
+nothing the shape does not.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from console.lines import MUTED, SPARK_STYLE, Line, Span, View, line, sentence  
 from console.render import fit, sparkline
 
 log = logging.getLogger(__name__)
+
+LOW_BANDWIDTH_SPARK_EVERY = 5.0  # seconds between sparkline redraws in the low-bandwidth mode
 
 
 STATUS_STYLES = {
@@ -188,6 +195,8 @@ class Panel(VerticalScroll):
         self.updates = 0  # how many times the view changed: tests assert no needless repaints
         self.summarized = False  # small terminals: its key lines only (console/compact.py)
         self._view: View | None = None
+        self._sparks_at: float | None = None  # low bandwidth: when the shown sparklines were drawn
+        self._sparks: list[dict[int, str]] = []  # and, per line, column -> the sparkline shown there
 
     def compose(self) -> ComposeResult:
         yield self.body
@@ -220,6 +229,8 @@ class Panel(VerticalScroll):
             self.apply(self.snapshot)
 
     def _show(self, view: View) -> bool:
+        if getattr(self.app, "low_bandwidth", False):
+            view = self._low_bandwidth(view)
         if view == self._view:
             return False
         self._view = view
@@ -227,7 +238,24 @@ class Panel(VerticalScroll):
         self.body.set_lines(view)
         return True
 
+    def _low_bandwidth(self, view: View) -> View:
+        """Sparklines as last drawn until LOW_BANDWIDTH_SPARK_EVERY has passed, then the new ones;
+        colourless either way. The snapshot's time is the clock, so review replays the same."""
+        now = self.snapshot.taken_at if self.snapshot is not None else 0.0
+        due = self._sparks_at is None or not 0 <= now - self._sparks_at < LOW_BANDWIDTH_SPARK_EVERY
+        if due:
+            self._sparks_at = now
+        before = [] if due else self._sparks
+        lines: list[Line] = []
+        self._sparks = []
+        for y, new in enumerate(view):
+            shown, sparks = _held_line(new, before[y] if y < len(before) else {})
+            lines.append(shown)
+            self._sparks.append(sparks)
+        return tuple(lines)
+
     def on_resize(self) -> None:
+        self._sparks_at = None  # a new width: draw the sparklines for it now
         self.redraw()
 
     def watch_show_vertical_scrollbar(self) -> None:
@@ -241,6 +269,26 @@ class Panel(VerticalScroll):
     def summary(self, snapshot: Snapshot, width: int) -> View:
         """The key line(s) shown while another panel is expanded (console/compact.py)."""
         return self.view(snapshot, width)[:1]
+
+
+def _held_line(new: Line, held: dict[int, str]) -> tuple[Line, dict[int, str]]:
+    """`new` with its sparkline spans uncoloured and, where `held` (column -> the sparkline shown
+    there) has one of the same length at the same column, that one's text instead; and the
+    sparklines of the line as it is shown now."""
+    if not any(style == SPARK_STYLE for _, style in new):
+        return new, {}
+    spans: list[Span] = []
+    shown: dict[int, str] = {}
+    column = 0
+    for text, style in new:
+        if style == SPARK_STYLE:
+            before = held.get(column)
+            text = before if before is not None and len(before) == len(text) else text
+            shown[column] = text
+            style = ""
+        spans.append((text, style))
+        column += len(text)
+    return tuple(spans), shown
 
 
 SPARK_MAX = 36  # points: wider sparklines cost bytes and say little more

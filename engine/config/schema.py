@@ -167,6 +167,8 @@ class UiConfig(Strict):
     """Colours the terminal is sent: `auto` detects from the terminal, `mono` sends none."""
     bell: bool = False
     """Ring the terminal bell when a critical alert starts firing."""
+    low_bandwidth: bool = False
+    """For slow links (mosh, a phone, a jump host): only changed cells are sent, sparklines move every 5s, the clock shows minutes (`--low-bandwidth`)."""
 
 
 class FaultConfig(Strict):
