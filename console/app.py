@@ -90,6 +90,7 @@ class OpsConsoleApp(App[None]):
         low_bandwidth: bool = False,
     ) -> None:
         super().__init__()
+        self.set_class(self.no_color, "-mono")  # NO_COLOR (--color-system mono): app.tcss marks by style, not colour
         self.source = source
         self.title = title
         self.refresh_interval = refresh

@@ -72,10 +72,11 @@ class SeriesCursor:
         open_chart(panel.app, key)
 
     def on_focus(self) -> None:
-        getattr(self, "redraw")()
+        # After the event: Widget._on_focus, which sets has_focus, runs after this subclass handler.
+        getattr(self, "call_next")(getattr(self, "redraw"))
 
     def on_blur(self) -> None:
-        getattr(self, "redraw")()
+        getattr(self, "call_next")(getattr(self, "redraw"))
 
 
 def highlight(row: Line) -> Line:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from console.lines import Line, Span, line
 from console.rollout_text import crop
+from console.symbols import status_label
 
 COMPACT_COLUMNS = 90  # at most this wide, or
 COMPACT_ROWS = 30  # at most this tall: the compact layout
@@ -47,5 +48,7 @@ def leaf(source: str) -> str:
     return source.rpartition(":")[2] or source
 
 
-def word(text: str, style: str = "") -> Line:
-    return line((text, style))
+def labelled(span: Span) -> Span:
+    """A state word span with its symbol in front (`✖ FIRING`): summaries are read at a glance."""
+    text, style = span
+    return status_label(text), style

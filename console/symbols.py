@@ -47,5 +47,7 @@ def toast_label(severity: str, title: str) -> str:
     """A toast's title with its severity readable without colour: "✖ rollout.rollback", "▲ warning"."""
     ours = TOAST_SEVERITIES.get(severity, severity)
     symbol = SEVERITY_SYMBOLS.get(ours, "")
-    text = title or ("" if ours == "info" else ours)
-    return f"{symbol} {text}".strip() if symbol else text
+    if not title and ours == "info":
+        return ""  # nothing to tell: an information toast reads as its text
+    text = title or ours
+    return f"{symbol} {text}" if symbol else text

@@ -17,7 +17,8 @@ from themes import THEME_DIR, theme_files
 
 DEFAULT_THEME = "opsconsole-dark"
 # `t` cycles in this order; any further theme files follow, by name.
-PREFERRED_ORDER = ("opsconsole-dark", "opsconsole-light", "opsconsole-high-contrast", "opsconsole-16")
+PREFERRED_ORDER = ("opsconsole-dark", "opsconsole-light", "opsconsole-high-contrast", "opsconsole-colorblind",
+                   "opsconsole-16")
 
 _COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _DECLARATION = re.compile(r"^\$([a-z][a-z0-9-]*)\s*:\s*([^;]+?)\s*;$")

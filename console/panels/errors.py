@@ -175,7 +175,8 @@ class ErrorsPanel(Panel):
         self.app.push_screen(ErrorDetailScreen(group, now=self.snapshot.taken_at if self.snapshot else None))
 
     def on_focus(self) -> None:
-        self.redraw()
+        # After the event: Widget._on_focus, which sets has_focus, runs after this subclass handler.
+        self.call_next(self.redraw)
 
     def on_blur(self) -> None:
-        self.redraw()
+        self.call_next(self.redraw)

@@ -18,7 +18,7 @@ from engine.commands import Command
 from engine.snapshot import GapView, Snapshot, TargetView
 from engine.units import format_duration
 
-from console.compact import titled
+from console.compact import labelled, titled
 from console.panels.base import MUTED, add_to_config, Line, Panel, View, line, sentence, status_span
 from console.render import age, fit
 from console.screens.confirm import ConfirmScreen
@@ -76,7 +76,7 @@ class GapsPanel(Panel):
         if open_gaps:
             g = open_gaps[0]
             more = f" (+{len(open_gaps) - 1})" if len(open_gaps) > 1 else ""
-            parts.append(line(status_span("OPEN"), f" {g.series} {age(snapshot.taken_at - g.start)}{more}"))
+            parts.append(line(labelled(status_span("OPEN")), f" {g.series} {age(snapshot.taken_at - g.start)}{more}"))
         else:
             parts.append(line(("no open gaps", MUTED)))
         closed = len(snapshot.gaps) - len(open_gaps)
@@ -88,7 +88,7 @@ class GapsPanel(Panel):
         if states:
             counted: list[str | tuple[str, str]] = ["targets"]
             for i, (state, n) in enumerate(sorted(states.items(), key=lambda kv: kv[0] == "OK")):
-                counted += [("," if i else "") + f" {n} ", status_span(state)]
+                counted += [("," if i else "") + f" {n} ", labelled(status_span(state))]
             parts.append(line(*counted))
         return (titled(self.TITLE, parts, width),)
 
@@ -154,7 +154,8 @@ class GapsPanel(Panel):
         app.push_screen(ConfirmScreen(question), callback=answered)
 
     def on_focus(self) -> None:
-        self.redraw()
+        # After the event: Widget._on_focus, which sets has_focus, runs after this subclass handler.
+        self.call_next(self.redraw)
 
     def on_blur(self) -> None:
-        self.redraw()
+        self.call_next(self.redraw)

@@ -19,7 +19,7 @@ from textual.geometry import Region
 from engine.snapshot import split_series
 from engine.snapshot import AlertView, ComponentView, HealthView, Snapshot, SourceMode
 
-from console.compact import titled
+from console.compact import labelled, titled
 from console.panels.base import MUTED, add_to_config, Line, Panel, Span, View, line, sentence, status_span
 from console.render import age, fit, format_value
 
@@ -115,7 +115,7 @@ class HealthPanel(Panel):
         for state in ("firing", "pending"):
             names = [a.name for a in snapshot.alerts if a.state == state and not a.silenced]
             if names:
-                parts.append(line(status_span(state.upper()), f" {', '.join(names)}"))
+                parts.append(line(labelled(status_span(state.upper())), f" {', '.join(names)}"))
         if snapshot.health:
             by_status: dict[str, int] = {}
             for h in snapshot.health:
@@ -123,13 +123,13 @@ class HealthPanel(Panel):
             worst_first = sorted(by_status, key=lambda w: SUMMARY_ORDER.index(w) if w in SUMMARY_ORDER else 0)
             counted: list[str | Span] = ["checks"]
             for i, status in enumerate(worst_first):
-                counted += [("," if i else "") + f" {by_status[status]} ", status_span(status)]
+                counted += [("," if i else "") + f" {by_status[status]} ", labelled(status_span(status))]
             parts.append(line(*counted))
         elif not parts:
             parts.append(line(("no health checks configured", MUTED)))
         broken = [c for c in snapshot.components if c.state.upper() not in ("RUNNING", "STOPPED")]
         if broken:
-            parts.append(line(f"{len(broken)} component(s) ", status_span(broken[0].state.upper())))
+            parts.append(line(f"{len(broken)} component(s) ", labelled(status_span(broken[0].state.upper()))))
         return (titled(self.TITLE, parts, width),)
 
     # ------------------------------------------------------------------ alerts
@@ -213,10 +213,11 @@ class HealthPanel(Panel):
         self.redraw()
 
     def on_focus(self) -> None:
-        self.redraw()
+        # After the event: Widget._on_focus, which sets has_focus, runs after this subclass handler.
+        self.call_next(self.redraw)
 
     def on_blur(self) -> None:
-        self.redraw()
+        self.call_next(self.redraw)
 
 
 def _indented(text: str, width: int, max_lines: int = 3, style: str = MUTED) -> list[Line]:

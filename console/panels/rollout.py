@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from engine.snapshot import RolloutView, RuleView, Snapshot
 
-from console.compact import TITLE_W, indented, titled
+from console.compact import TITLE_W, indented, labelled, titled
 from console.lines import MUTED, Line, View, line, sentence
 from console.panels.base import Panel, add_to_config
 from console.render import age, format_value
@@ -75,7 +75,7 @@ class RolloutPanel(Panel):
             return (titled(self.TITLE, [line(("no rollout configured", MUTED))], width),)
         name = f"{r.service} #{r.id}" if r.id is not None else r.service
         weight = f"{r.weight}%" + (f" → {r.target_weight}%" if r.target_weight != r.weight else "")
-        head = line(f"{name} ", (r.status.upper(), STATUS_STYLES.get(r.status, "")),
+        head = line(f"{name} ", labelled((r.status.upper(), STATUS_STYLES.get(r.status, ""))),
                     f" {weight} ({r.stage_index + 1}/{len(r.stages)})")
         timing = finished_timing(r, snapshot.taken_at, snapshot.read_only) or self._timing(r, snapshot.taken_at)
         timing += tuple(briefer(t) for t in timing)
@@ -97,7 +97,7 @@ class RolloutPanel(Panel):
             word, style = {"pass": ("OK", "$success"), "breach": ("DOWN", "$error")}.get(
                 rule.state, (word or "not checked yet", style or MUTED))
         value = format_value(rule.metric, rule.value, rule.unit) if rule.op else ""
-        return line(f"{rule.metric} {value} ".replace("  ", " "), (word or "—", style), "  ")
+        return line(f"{rule.metric} {value} ".replace("  ", " "), labelled((word or "—", style)), "  ")
 
     def _cached_layout(self, r: RolloutView, width: int, read_only: bool) -> Layout:
         key = (r, width, read_only)

@@ -16,7 +16,7 @@ from engine.snapshot import HealthView, SeriesView, Snapshot
 from engine.units import format_size
 
 from console.chart_rows import CURSOR_BINDINGS, SeriesCursor
-from console.compact import leaf, titled
+from console.compact import labelled, leaf, titled
 from console.panels.base import MUTED, add_to_config, Line, Panel, View, line, sentence, spark_row, status_span
 from console.render import fit, format_value
 
@@ -115,8 +115,8 @@ class ThroughputPanel(SeriesCursor, Panel):
         parts: list[Line] = []
         for source in sorted(first.keys() | stuck.keys(), key=source_order):
             if source in stuck:
-                parts.append(line(f"{leaf(source)} ", status_span("WAITING" if stuck[source].value == "waiting"
-                                                                   else stuck[source].status)))
+                parts.append(line(f"{leaf(source)} ", labelled(status_span("WAITING" if stuck[source].value == "waiting"
+                                                                   else stuck[source].status))))
             else:
                 s = first[source]
                 parts.append(line(f"{leaf(source)} {short(s.metric)} {format_rate(s)}"))

@@ -64,10 +64,10 @@ async def test_80x24_shows_every_panels_key_numbers(make_app, source):
         for expected in ("8.95/s", "0.99/s",  # throughput (expanded)
                          "mem 3.3%", "cpu 61.9%", "load 2.57", "rss 61.2MB",  # memory
                          "canary 2.1%", "1 message, newest 3s: upstream timeout",  # errors
-                         "OPEN collect:canary/requests_per_s", "1 OPEN", "1 OK",  # gaps
-                         "FIRING CanaryErrors", "PENDING CpuHigh", "1 WARN",  # health
-                         "demo #1 PAUSED 10% → 25% (1/4)", "stage 9s · 40s hold left", "error_rate 2.1% BREACH",
-                         "canary up OK"):  # rollout
+                         "✖ OPEN collect:canary/requests_per_s", "1 ✖ OPEN", "1 ✔ OK",  # gaps
+                         "✖ FIRING CanaryErrors", "▲ PENDING CpuHigh", "1 ▲ WARN",  # health
+                         "demo #1 ▲ PAUSED 10% → 25% (1/4)", "stage 9s · 40s hold left", "error_rate 2.1% ✖ BREACH",
+                         "canary up ✔ OK"):  # rollout
             assert expected in text, expected
         for name in PANELS:
             panel = app.query_one(f"#{name}")
