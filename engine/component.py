@@ -27,7 +27,12 @@ class EngineContext(Protocol):
     """What a component may use. Implemented by engine/runtime.py's Engine."""
 
     config: Config
-    store: "Store"  # for parts with their own records (watched-files ledger, rollouts)
+
+    @property
+    def store(self) -> Store:
+        """For parts with their own records (watched-files ledger, rollouts); read-only: the
+        engine opens it before any component runs."""
+        ...
 
     def record(self, source: str, metric: str, value: float, *, t: float | None = None, unit: str = "") -> None:
         """A sample (wall time `t`, default now): into the live ring buffers and the store."""

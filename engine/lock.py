@@ -97,7 +97,8 @@ def read_owner(db_path: Path) -> dict[str, object]:
 
 def _locked_error(db_path: Path, path: Path) -> EngineLockedError:
     owner = read_owner(db_path)
-    pid = owner.get("pid") if isinstance(owner.get("pid"), int) else None
+    given = owner.get("pid")
+    pid = given if isinstance(given, int) else None
     who = f"pid {pid}" if pid is not None else "pid unknown"
     if owner.get("mode") == HEADLESS:
         text = f"a headless opsconsole ({who}) owns {db_path.name} — use `opsconsole attach`"

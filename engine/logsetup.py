@@ -6,6 +6,7 @@ exception text is replaced by *** before it reaches the disk.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import logging.handlers
@@ -35,7 +36,7 @@ class JsonFormatter(logging.Formatter):
 class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
     """Creates the current and every rotated file with mode 0600."""
 
-    def _open(self):  # type: ignore[override]
+    def _open(self) -> io.TextIOWrapper:
         old = os.umask(0o077)
         try:
             return super()._open()

@@ -93,7 +93,7 @@ def _decoder(tp: Any) -> Decoder:
     args = typing.get_args(tp)
     if tp is Any:
         return lambda value, path: value
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _dataclass_decoder(tp)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _enum_decoder(tp)

@@ -67,7 +67,9 @@ def outcome(rule: AlertRule, lookup: Lookup, now: float) -> Evaluation:
 def _value(rule: AlertRule, views: dict[str, SeriesView | None], now: float) -> tuple[float | None, str]:
     over = rule.over or 0.0
     if rule.function == "last":
-        return views[rule.series].last, ""  # type: ignore[union-attr]  (checked by the caller)
+        view = views[rule.series]
+        assert view is not None  # the caller answers a missing series before asking for its value
+        return view.last, ""
     if rule.function == "ratio":
         keys = (rule.numerator_key, rule.denominator_key)
         return windows.ratio(views[keys[0]], views[keys[1]], keys, now, over, rule.min_requests or 1)

@@ -65,7 +65,7 @@ class BackupComponent:
             retry_at: float | None = None
             while True:
                 try:
-                    due = retry_at or await asyncio.to_thread(self._next_due, started)
+                    due = retry_at if retry_at is not None else await asyncio.to_thread(self._next_due, started)
                 except BackupError as exc:  # the directory cannot be listed: shown, retried with backoff
                     raise ComponentError(f"backup schedule: {exc}") from exc
                 await asyncio.sleep(max(0.0, due - time.time()))

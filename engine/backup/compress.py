@@ -48,6 +48,15 @@ class _Codec(Protocol):
     def flush(self) -> bytes: ...
 
 
+class _Stream(Protocol):
+    """A decompressing stream: zstandard's and zlib's decompressobj()."""
+
+    @property
+    def eof(self) -> bool: ...
+
+    def decompress(self, data: bytes) -> bytes: ...
+
+
 def _encoder(method: str, size: int) -> _Codec:
     # Plain compress objects rather than file wrappers: a wrapper whose write failed (disk full)
     # raises again, differently, when it is closed, and would hide the sentence that matters.
@@ -87,6 +96,7 @@ def compress(src: Path, dest: Path, method: str, progress: Progress | None = Non
 def decompress(src: Path, dest: Path, method: str, progress: Progress | None = None) -> int:
     """Decompress `src` into a new private file `dest`; returns its size. BackupError if `src`
     is damaged or truncated (its checksum does not match, or it ends before its end marker)."""
+    decoder: _Stream
     if method == "zstd":
         decoder = zstandard.ZstdDecompressor().decompressobj()
     elif method == "gzip":

@@ -27,8 +27,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import fmean, median
+from typing import Required, TypedDict
 
 from engine.canary.config import CanaryConfig, Comparison, Rule
 from engine.evidence.mannwhitney import mann_whitney_u
@@ -344,29 +345,30 @@ class Analysis:
         # At 100% the baseline serves nothing: there is nothing to compare with, only rules judge.
         compared = self._compare if ctx.weight < 100 else []
         longest = max((c.inconclusive for c in (*self._rules, *compared)), default=0)
-        result = dict(rules=rules, comparisons=comparisons, score=score, score_rule=score_rule,
-                      errors=self._errors, error_limit=config.error_limit, counted=count, up=up,
-                      inconclusive=longest, inconclusive_limit=config.inconclusive_limit)
+        result = CheckResult(rules=rules, comparisons=comparisons, score=score, score_rule=score_rule,
+                             errors=self._errors, error_limit=config.error_limit, counted=count, up=up,
+                             inconclusive=longest, inconclusive_limit=config.inconclusive_limit)
         if not count:
-            return CheckResult(**result)
+            return result
 
         for outcome in (*([up] if up else []), *rules, *([score_rule] if score_rule else [])):
             if outcome.limit_reached():
-                return CheckResult(**result, action=ROLLBACK, reason=self._explain_limit(outcome, comparisons))
+                return replace(result, action=ROLLBACK, reason=self._explain_limit(outcome, comparisons))
         if self._errors >= config.error_limit:
-            failing = next(r for r in (*rules, *comparisons) if getattr(r, "error", None))
+            measured: tuple[RuleOutcome | ComparisonOutcome, ...] = (*rules, *comparisons)
+            failing = next(r for r in measured if r.error)
             reason = f"cannot measure {failing.name} for {self._errors}/{config.error_limit} checks: {failing.error}"
-            return CheckResult(**result, action=ROLLBACK if breach_on_no_data else PAUSE, reason=reason)
+            return replace(result, action=ROLLBACK if breach_on_no_data else PAUSE, reason=reason)
         if no_data and not breach_on_no_data:
-            return CheckResult(**result, action=PAUSE, reason=self._explain_no_data(no_data[0]))
+            return replace(result, action=PAUSE, reason=self._explain_no_data(no_data[0]))
         if longest >= config.inconclusive_limit:
-            return CheckResult(**result, action=PAUSE, reason=self._explain_inconclusive(rules, comparisons))
+            return replace(result, action=PAUSE, reason=self._explain_inconclusive(rules, comparisons))
         if score_state == "marginal":
             reason = (f"comparison score {score:.0f} is marginal (passes at {config.score.pass_at:g}, "
                       f"fails below {config.score.marginal_at:g}): "
                       + "; ".join(c.evidence() for c in comparisons if c.verdict != PASS))
-            return CheckResult(**result, action=PAUSE, reason=reason)
-        return CheckResult(**result, clean=self._clean(rules, comparisons, up, readings, ctx))
+            return replace(result, action=PAUSE, reason=reason)
+        return replace(result, clean=self._clean(rules, comparisons, up, readings, ctx))
 
     # -- rules ---------------------------------------------------------------------------------
 
@@ -379,8 +381,8 @@ class Analysis:
         reading = readings.get(rule.series, Reading())
         op, limit = (">", rule.max) if rule.max is not None else ("<", rule.min)
         assert limit is not None  # the config validator requires one of max/min
-        base = dict(name=rule.label, series=rule.series, limit=limit, op=op, unit=reading.unit,
-                    baseline=rule.baseline or "", error=reading.error)
+        base = _RuleBase(name=rule.label, series=rule.series, limit=limit, op=op, unit=reading.unit,
+                         baseline=rule.baseline or "", error=reading.error)
         since = self._since(counter, ctx)
         judged = self._judge_rule(rule, op, limit, reading, since, ctx)
         state = judged["state"]
@@ -390,9 +392,10 @@ class Analysis:
             counter.count(state != PASS)
         if count:
             self._conclude(counter, state, judged.get("until"), ctx)
-        judged.pop("until", None)
-        return RuleOutcome(**base, **judged, consecutive=counter.consecutive,  # type: ignore[arg-type]
-                           consecutive_limit=rule.consecutive, total=counter.total, total_limit=rule.total)
+        return RuleOutcome(**base, state=state, value=judged.get("value"), n=judged.get("n"), bad=judged.get("bad"),
+                           why=judged.get("why", ""), test=judged.get("test", ""), window=judged.get("window"),
+                           consecutive=counter.consecutive, consecutive_limit=rule.consecutive,
+                           total=counter.total, total_limit=rule.total)
 
     def _conclude(self, counter: _Counter, state: str, until: float | None, ctx: CheckContext) -> None:
         if state in (PASS, BREACH):
@@ -405,7 +408,7 @@ class Analysis:
             counter.standing, counter.inconclusive = "", 0
 
     def _judge_rule(self, rule: Rule, op: str, limit: float, reading: Reading, since: float,
-                    ctx: CheckContext) -> dict[str, object]:
+                    ctx: CheckContext) -> _Judged:
         if reading.error:
             return {"state": ERROR, "value": None}
         stale = stale_cause(reading, ctx.now, self.config.interval)
@@ -426,11 +429,11 @@ class Analysis:
         return self._judge_gauge(rule, op, limit, reading, since, ctx)
 
     def _judge_proportion(self, rule: Rule, op: str, limit: float, bad: float, n: float, counts: Counts,
-                          since: float, ctx: CheckContext, value: float | None, test: str) -> dict[str, object]:
+                          since: float, ctx: CheckContext, value: float | None, test: str) -> _Judged:
         """bad of n against a limit on their share (errors/requests, or slower than the limit)."""
         min_requests = rule.min_requests if rule.min_requests is not None else self.config.min_requests
         window = ctx.now - since if counts.first is not None and math.isfinite(since) else None
-        out: dict[str, object] = {"value": value, "n": int(n), "bad": int(round(bad)), "window": window,
+        out: _Judged = {"state": PASS, "value": value, "n": int(n), "bad": int(round(bad)), "window": window,
                                   "until": counts.last}
         if rule.confidence is not None:
             test = f"{test}, Wilson {rule.confidence:.0%}"
@@ -460,7 +463,7 @@ class Analysis:
         return {**out, "state": PASS}
 
     def _judge_gauge(self, rule: Rule, op: str, limit: float, reading: Reading, since: float,
-                     ctx: CheckContext) -> dict[str, object]:
+                     ctx: CheckContext) -> _Judged:
         if reading.times:
             points = [(t, v) for t, v in zip(reading.times, reading.values) if since < t <= ctx.now]
         else:
@@ -643,14 +646,45 @@ class Analysis:
         return next((c.min_samples for c in self.config.compare if c.label == name), 0)
 
 
+class _RuleBase(TypedDict):
+    """A rule outcome's fields known before it is judged."""
+    name: str
+    series: str
+    limit: float
+    op: str
+    unit: str
+    baseline: str
+    error: str | None
+
+
+class _Judged(TypedDict, total=False):
+    """What judging a rule found; `until` is where its evidence ends (not part of the outcome)."""
+    state: Required[str]
+    value: float | None
+    n: int
+    bad: int
+    window: float | None
+    test: str
+    why: str
+    until: float | None
+
+
+class _ComparisonBase(TypedDict):
+    name: str
+    canary: str
+    baseline: str
+    critical: bool
+    unit: str
+
+
 def compare(spec: Comparison, canary: Reading, baseline: Reading, *, since: float = -math.inf,
             now: float | None = None, min_requests: int = 1, interval: float = 1.0
             ) -> tuple[ComparisonOutcome, float | None]:
     """One metric, canary against baseline, by the test that fits it: Fisher's exact test on
     error counts, Mann-Whitney on latency buckets, Mann-Whitney on samples for anything else.
     Returns the outcome and the time its evidence ends (where the next comparison starts)."""
-    base = dict(name=spec.label, canary=spec.canary, baseline=spec.baseline, critical=spec.critical,
-                unit=canary.unit or baseline.unit)
+    base = _ComparisonBase(name=spec.label, canary=spec.canary, baseline=spec.baseline, critical=spec.critical,
+                           unit=canary.unit or baseline.unit)
     if canary.error or baseline.error:
         return ComparisonOutcome(verdict=ERROR, failed=False, error=canary.error or baseline.error, **base), None
     t = now if now is not None else _latest({"c": canary, "b": baseline})
@@ -684,7 +718,7 @@ def compare(spec: Comparison, canary: Reading, baseline: Reading, *, since: floa
     return outcome, max(times) if times else t
 
 
-def _compare_counts(spec: Comparison, c: Counts, b: Counts, base: dict) -> ComparisonOutcome:
+def _compare_counts(spec: Comparison, c: Counts, b: Counts, base: _ComparisonBase) -> ComparisonOutcome:
     c_rate, b_rate = c.errors / c.requests, b.errors / b.requests
     higher = c_rate > b_rate
     p = (fisher_greater(int(c.errors), int(c.requests), int(b.errors), int(b.requests)) if higher
@@ -693,7 +727,7 @@ def _compare_counts(spec: Comparison, c: Counts, b: Counts, base: dict) -> Compa
                     canary_n=c.text(), baseline_n=b.text())
 
 
-def _compare_buckets(spec: Comparison, c: Histogram, b: Histogram, q: float, base: dict) -> ComparisonOutcome:
+def _compare_buckets(spec: Comparison, c: Histogram, b: Histogram, q: float, base: _ComparisonBase) -> ComparisonOutcome:
     greater = mann_whitney_buckets(c, b)
     higher = greater.p_value <= 0.5
     p = greater.p_value if higher else mann_whitney_buckets(b, c).p_value
@@ -704,7 +738,8 @@ def _compare_buckets(spec: Comparison, c: Histogram, b: Histogram, q: float, bas
 
 
 def _verdict(spec: Comparison, p: float, higher: bool, ratio: float, c_value: float | None,
-             b_value: float | None, base: dict, **extra: str) -> ComparisonOutcome:
+             b_value: float | None, base: _ComparisonBase, *, test: str, canary_n: str,
+             baseline_n: str) -> ComparisonOutcome:
     significant = p < 1 - spec.confidence
     if significant and higher and ratio > spec.allowed_increase:
         verdict = HIGH
@@ -716,7 +751,7 @@ def _verdict(spec: Comparison, p: float, higher: bool, ratio: float, c_value: fl
         verdict == LOW and spec.direction in ("decrease", "either")
     )
     return ComparisonOutcome(verdict=verdict, failed=failed, canary_mean=c_value, baseline_mean=b_value,
-                             p_value=p, **base, **extra)
+                             p_value=p, test=test, canary_n=canary_n, baseline_n=baseline_n, **base)
 
 
 def _ratio(canary: float, baseline: float) -> float:

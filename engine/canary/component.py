@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -48,6 +48,7 @@ log = logging.getLogger("opsconsole.canary")
 SOURCE = "canary"
 STOP_WAIT = 1.5  # seconds an in-flight actuation may take to finish when the engine stops
 Op = Callable[..., Awaitable[CommandResult]]
+R = TypeVar("R")
 
 
 class CanaryComponent:
@@ -152,10 +153,10 @@ class CanaryComponent:
 
         return handle
 
-    async def _serialized(self, op: Op, *args: Any) -> Any:
+    async def _serialized(self, op: Callable[..., Awaitable[R]], *args: Any) -> R:
         """Run `op` under the lock, as a task that a cancellation of the caller does not interrupt."""
 
-        async def locked() -> Any:
+        async def locked() -> R:
             async with self._lock:
                 try:
                     return await op(*args)

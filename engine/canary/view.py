@@ -11,7 +11,7 @@ from engine.units import format_duration
 
 def stage_ladder(config: CanaryConfig) -> tuple[tuple[int, str], ...]:
     return tuple(
-        (stage.weight, "" if stage.hold is None else MANUAL if stage.hold == MANUAL else format_duration(stage.hold))
+        (stage.weight, "" if stage.hold is None else MANUAL if isinstance(stage.hold, str) else format_duration(stage.hold))
         for stage in config.stages
     )
 

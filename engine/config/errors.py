@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 Path_ = tuple[Any, ...]  # a key path: ("canary", "stages", 2, "weight")
@@ -96,7 +96,7 @@ _BOUNDS = {
 }
 
 
-def describe_error(error: dict[str, Any], allowed_keys: Sequence[str] | None = None) -> str:
+def describe_error(error: Mapping[str, Any], allowed_keys: Sequence[str] | None = None) -> str:
     """The message part for one pydantic error (from ValidationError.errors()).
 
     `allowed_keys` are the keys valid where an unknown key was found, for the suggestion."""

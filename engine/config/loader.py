@@ -378,7 +378,7 @@ class _Load:
                 self._validation_problem(error, merged)
             return None
 
-    def _validation_problem(self, error: dict[str, Any], merged: dict[Any, Any]) -> None:
+    def _validation_problem(self, error: Mapping[str, Any], merged: dict[Any, Any]) -> None:
         tag = (error.get("ctx") or {}).get("discriminator", "")
         if error["type"] in ("union_tag_invalid", "union_tag_not_found") and re.fullmatch(r"'\w+'", tag):
             # Point at the tag key itself: "health[2].kind: must be one of disk_free, http".

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import NoneType
@@ -83,7 +84,7 @@ def _tag(model: type[BaseModel]) -> str:
     return ""
 
 
-def type_text(tp: Any, metadata: list[Any] = ()) -> str:
+def type_text(tp: Any, metadata: Sequence[Any] = ()) -> str:
     """The type as an operator reads it: "integer 1..100", "duration 100ms..1m", "list of text"."""
     tp, inner = _metadata(tp)
     metadata = [*metadata, *inner]
@@ -112,9 +113,8 @@ def type_text(tp: Any, metadata: list[Any] = ()) -> str:
     elif typewalk.is_model(tp):
         text = "mapping"
     elif isinstance(tp, type):
-        text = {int: "integer", float: "number", str: "text", bool: "true or false"}.get(tp)
-        if text is None:
-            text = "path" if typewalk.is_path_type(tp) else tp.__name__
+        named = {int: "integer", float: "number", str: "text", bool: "true or false"}.get(tp)
+        text = named if named is not None else "path" if typewalk.is_path_type(tp) else tp.__name__
     else:
         text = str(tp)
     return f"{text} {' '.join(ranges)}" if ranges else text
@@ -158,7 +158,7 @@ def _dumped(info: FieldInfo, value: Any) -> Any:
     """A default as it is written in YAML (7d, not 604800.0), through the field's serializer."""
     from pydantic import TypeAdapter
 
-    tp = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+    tp: Any = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
     return TypeAdapter(tp).dump_python(value, mode="json")
 
 

@@ -252,9 +252,10 @@ async def _discard_input(reader: asyncio.StreamReader, writer: asyncio.StreamWri
 def _engine_facts(engine: Any) -> dict[str, Any]:
     """What the Engine (engine/runtime.py) knows beyond its Snapshot; a test double may lack it."""
     facts: dict[str, Any] = {}
-    loaded, config = getattr(engine, "loaded", None), getattr(engine, "config", None)
-    if getattr(loaded, "path", None) is not None:
-        facts["config_path"] = os.path.abspath(loaded.path)
+    config = getattr(engine, "config", None)
+    config_path = getattr(getattr(engine, "loaded", None), "path", None)
+    if config_path is not None:
+        facts["config_path"] = os.path.abspath(config_path)
     if hasattr(engine, "headless"):
         facts["headless"] = bool(engine.headless)
     for section in ("ui", "logging"):  # the settings an attached console takes from its engine
@@ -276,7 +277,8 @@ def _redacted(value: Any) -> Any:
 
 def _only(snapshot: Snapshot, parts: frozenset[str]) -> Snapshot:
     """The snapshot's head fields and the collections in `parts`; the other collections empty."""
-    emptied = {name: None if name == "rollout" else () for name in protocol.SNAPSHOT_PARTS - parts}
+    # Field names chosen at run time: their values' types are the fields' own (None or ()).
+    emptied: dict[str, Any] = {name: None if name == "rollout" else () for name in protocol.SNAPSHOT_PARTS - parts}
     return dataclasses.replace(snapshot, _index={}, **emptied)  # a fresh index: never the original's
 
 

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 MAX_LINE = 8192
 MAX_HEAD = 64 * 1024
@@ -63,7 +63,15 @@ class Response:
     close: bool = False  # close the connection after this response
 
 
-def read_head(rfile: BinaryIO) -> tuple[str, dict[str, str]] | None:
+class Readable(Protocol):
+    """A socket's buffered reader: socketserver's rfile, socket.makefile("rb"), BinaryIO."""
+
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def read_head(rfile: Readable) -> tuple[str, dict[str, str]] | None:
     """The start line and headers of the next message; None on a clean end of stream."""
     line = rfile.readline(MAX_LINE + 1)
     while line in (b"\r\n", b"\n"):  # RFC 9112 2.2: ignore empty lines before a request
@@ -107,7 +115,7 @@ def body_length(headers: dict[str, str]) -> int:
     return length
 
 
-def read_body(rfile: BinaryIO, length: int) -> bytes:
+def read_body(rfile: Readable, length: int) -> bytes:
     body = rfile.read(length) if length else b""
     if len(body) < length:
         raise HttpError(400, f"the connection closed after {len(body)} of {length} body bytes")

@@ -174,7 +174,8 @@ class QuietServer(socketserver.TCPServer):
         self._serve_thread.join(0.05)
         if self._serve_thread.is_alive():
             try:
-                socket.create_connection(self.server_address[:2], timeout=1.0).close()
+                host, port = self.server_address[:2]
+                socket.create_connection((str(host), int(port)), timeout=1.0).close()
             except OSError as exc:
                 log.debug("demo %s: waking the accept loop: %s", self.name, exc)
 

@@ -15,6 +15,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from engine.demo import metrics
@@ -51,7 +52,7 @@ class RouterServer(QuietServer):
     def __init__(
         self,
         state: DemoState,
-        upstreams: dict[str, tuple[str, int]],
+        upstreams: Mapping[str, tuple[str, int]],
         access_log: AccessLog,
         host: str,
         port: int = 0,

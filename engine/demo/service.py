@@ -8,8 +8,9 @@ the engine's component wraps `start()` / `stop()` in `asyncio.to_thread` and the
 from __future__ import annotations
 
 import errno
+from functools import partial
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -141,7 +142,7 @@ class DemoService:
             for name in VERSIONS:
                 port = getattr(config, f"{name}_port")
                 self.versions[name] = self._bind(
-                    f"demo.{name}_port", port, lambda port=port, name=name: VersionServer(name, self.state, config.host, port)
+                    f"demo.{name}_port", port, partial(VersionServer, name, self.state, config.host, port)
                 )
             self.access_log = AccessLog(self.access_log_path, self.access_log_max_bytes)
             upstreams = {name: (config.host, server.port) for name, server in self.versions.items()}
@@ -163,7 +164,7 @@ class DemoService:
             raise
         log.info("demo: router %s, baseline %s, canary %s", self.router_url, self.baseline_url, self.canary_url)
 
-    def _bind_router(self, upstreams: dict[str, tuple[str, int]]) -> RouterServer:
+    def _bind_router(self, upstreams: Mapping[str, tuple[str, int]]) -> RouterServer:
         access_log = self.access_log
         assert access_log is not None
         host, port = self.config.host, self.config.port

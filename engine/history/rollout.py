@@ -156,7 +156,9 @@ class RolloutReplay:
         rows = self.db.find_events(None, t, "kind = 'rollout' AND json_extract(data, '$.to') IS NOT NULL", limit=200)
         for e in reversed(rows):
             rid = (e["data"] or {}).get("rollout_id")
-            row = self._service_of.get(int(rid)) if rid is not None else None
+            if rid is None:
+                continue
+            row = self._service_of.get(int(rid))
             if row is not None and row["service"] == service:
                 return int(rid)
         return None

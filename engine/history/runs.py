@@ -132,7 +132,8 @@ def find_runs(db: "HistoryDB", first: float) -> list[Run]:
 
 
 def _run(start: dict[str, Any], ended: float | None, next_start: float | None) -> Run:
-    data = start.get("data") if isinstance(start.get("data"), dict) else {}
+    recorded = start.get("data")
+    data: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
     message = start["message"]
     name = message.removeprefix("engine started (config ").removesuffix(")") if "(config " in message else ""
     if not data.get("format"):

@@ -284,6 +284,11 @@ def _replayed_as_recorded(event: dict[str, Any]) -> bool:
     return message.startswith("recovered after a restart") or "engine is stopping" in message
 
 
+# The person's verb that moves a rollout into a recorded state (a StrEnum: keys match the JSON text).
+_VERB_INTO: dict[str, str] = {Status.RUNNING: "resume", Status.WAITING: "resume", Status.PAUSED: "pause",
+                              Status.FROZEN: "freeze", Status.ROLLING_BACK: "rollback", Status.PROMOTING: "promote_full"}
+
+
 def _apply_if_allowed(machine: RolloutMachine, event: dict[str, Any]) -> None:
     """A recorded person's verb, applied to the simulated rollout if it allows that verb now."""
     if machine.status in FINISHED:
@@ -303,8 +308,7 @@ def _apply_if_allowed(machine: RolloutMachine, event: dict[str, Any]) -> None:
             else:
                 machine.enter_stage(r.stage + 1, message)
         return
-    verb = {Status.RUNNING: "resume", Status.WAITING: "resume", Status.PAUSED: "pause", Status.FROZEN: "freeze",
-            Status.ROLLING_BACK: "rollback", Status.PROMOTING: "promote_full"}.get(to)  # type: ignore[call-overload]
+    verb = _VERB_INTO.get(to) if isinstance(to, str) else None
     if verb is not None and verb in allowed:
         apply_transition(machine, event)
         if machine.status is Status.ROLLING_BACK:
@@ -340,11 +344,11 @@ def simulate_alerts(db: HistoryDB, runs: Sequence[Run], rules: Sequence[Any], si
             found = windows.view(source, metric, clock.t)  # what the live WindowFeed holds
             if found is not None:
                 return found
-            found = samples.latest(f"{source}/{metric}", clock.t)  # what the live ring's newest is
-            if found is None:
+            newest = samples.latest(f"{source}/{metric}", clock.t)  # what the live ring's newest is
+            if newest is None:
                 return None
-            value = math.nan if found[1] is None else found[1]
-            return SeriesView(source, metric, (found[0],), (value,), samples.unit(f"{source}/{metric}"))
+            value = math.nan if newest[1] is None else newest[1]
+            return SeriesView(source, metric, (newest[0],), (value,), samples.unit(f"{source}/{metric}"))
 
         steps = int((hi - lo) // EVALUATE_EVERY)
         for k in range(steps + 1):

@@ -20,6 +20,7 @@ import asyncio
 import os
 import re
 import time
+from functools import partial
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -299,10 +300,13 @@ class ProcessMonitor:
         if gaps is not None:  # RSS is recorded only while the process runs: its silence is the gap
             for rule in config.processes:
                 gaps.expect(f"{source_of(rule.name)}/rss_bytes", config.process_interval,
-                            cause=lambda name=rule.name: f"not running: {self.scanner.why_missing.get(name, '?')}")
+                            cause=partial(self._missing_cause, rule.name))
         self._views: tuple[ProcessView, ...] = tuple(
             ProcessView(rule.name, None, None, None, status="starting") for rule in config.processes
         )
+
+    def _missing_cause(self, name: str) -> str:
+        return f"not running: {self.scanner.why_missing.get(name, '?')}"
 
     def snapshot_fields(self) -> dict[str, Any]:
         return {"processes": self._views}

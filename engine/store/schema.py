@@ -60,14 +60,14 @@ Migration = Callable[["Database"], None]
 
 
 def _v1_initial(db: Database) -> None:
-    db["meta"].create({"key": str, "value": str}, pk="key")
-    db["series"].create(
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.table("series").create(
         {"id": int, "source": str, "metric": str, "unit": str},
         pk="id",
         not_null=["source", "metric", "unit"],
         defaults={"unit": ""},
     )
-    db["series"].create_index(["source", "metric"], unique=True)
+    db.table("series").create_index(["source", "metric"], unique=True)
     # sqlite-utils cannot say WITHOUT ROWID, so we let it write the CREATE TABLE and append it.
     samples_sql = db.create_table_sql(
         "samples",
@@ -77,14 +77,14 @@ def _v1_initial(db: Database) -> None:
         foreign_keys=[("series_id", "series", "id")],
     )
     db.execute(samples_sql.strip().rstrip(";") + " WITHOUT ROWID")
-    db["events"].create(
+    db.table("events").create(
         {"id": int, "t": float, "kind": str, "severity": str, "source": str, "message": str, "data": str},
         pk="id",
         not_null=["t", "kind", "severity", "source", "message"],
     )
-    db["events"].create_index(["t"])
-    db["events"].create_index(["kind", "t"])
-    db["rollouts"].create(
+    db.table("events").create_index(["t"])
+    db.table("events").create_index(["kind", "t"])
+    db.table("rollouts").create(
         {
             "id": int,
             "service": str,
@@ -97,8 +97,8 @@ def _v1_initial(db: Database) -> None:
         },
         pk="id",
     )
-    db["rollouts"].create_index(["started"])
-    db["audit"].create(
+    db.table("rollouts").create_index(["started"])
+    db.table("audit").create(
         {
             "id": int,
             "t": float,
@@ -113,8 +113,8 @@ def _v1_initial(db: Database) -> None:
         pk="id",
         not_null=["t", "user", "action", "ok"],
     )
-    db["audit"].create_index(["t"])
-    db["watched_files"].create(
+    db.table("audit").create_index(["t"])
+    db.table("watched_files").create(
         {
             "path": str,
             "size": int,
@@ -126,7 +126,7 @@ def _v1_initial(db: Database) -> None:
         },
         pk="path",
     )
-    db["meta"].insert_all(
+    db.table("meta").insert_all(
         [
             {"key": "schema_version", "value": "0"},
             {"key": "created_at", "value": repr(time.time())},
@@ -153,7 +153,7 @@ def _v3_log_offsets(db: Database) -> None:
     """Where each log source stopped reading (engine/watch/tail.py): the file's identity (inode,
     device, a digest of its first bytes) and the offset after the last line counted, so a restart
     neither re-reads nor skips."""
-    db["log_offsets"].create(
+    db.table("log_offsets").create(
         {"source": str, "path": str, "inode": int, "device": int, "offset": int, "head": str, "updated_at": float},
         pk="source",
         not_null=["source", "path", "offset"],

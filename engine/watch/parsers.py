@@ -106,11 +106,14 @@ class ParserSpec:
 def resolve(format: str, **given: Any) -> ParserSpec:
     """Apply a preset: the source's own keys (not None) win over the preset's."""
     preset = PRESETS.get(format, Preset(format))
-    merged = {
-        key: given.get(key) if given.get(key) is not None else getattr(preset, key)
-        for key in ("regex", "label", "status_field", "latency_field", "latency_unit")
-    }
-    return ParserSpec(format=preset.format, **merged, names=tuple(sorted((given.get("names") or {}).items())))
+
+    def own(key: str) -> Any:
+        value = given.get(key)
+        return value if value is not None else getattr(preset, key)
+
+    return ParserSpec(format=preset.format, regex=own("regex"), label=own("label"), status_field=own("status_field"),
+                      latency_field=own("latency_field"), latency_unit=own("latency_unit"),
+                      names=tuple(sorted((given.get("names") or {}).items())))
 
 
 def check_format(name: str) -> str:

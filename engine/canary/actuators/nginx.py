@@ -161,7 +161,7 @@ class NginxActuator:
             # signal, and `nginx -s reload` would report success for a reload nobody performs.
             raise ActuatorError(f"nginx -s reload failed: {why}", {"failed": "reload", "output": why})
         verify = pid is not None and not why
-        before = nginxmaster.children(pid) if verify else None
+        before = nginxmaster.children(pid) if pid is not None and verify else None
         offset = nginxmaster.log_size(where.error_log) if verify else None
         deadline = time.monotonic() + self.config.timeout
         reload = self._run("-s", "reload")
