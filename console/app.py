@@ -96,8 +96,8 @@ class OpsConsoleApp(App[None]):
         self.refresh_interval = refresh
         self.read_only = read_only
         self.bell_on_alert = bell
-        # Slow links: the driver sends only changed cells, panels hold sparklines for 5 s, the
-        # header's clock shows minutes (console/screendiff.py, panels/base.py, header.py).
+        # Slow links: panels hold sparklines for 5 s, uncoloured, the header's clock shows
+        # minutes (panels/base.py, header.py). Only changed cells are sent in either mode.
         self.low_bandwidth = low_bandwidth
         self.snapshot: Snapshot | None = None
         self.exit_reason: str | None = None

@@ -69,7 +69,7 @@ def add_console_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--low-bandwidth",
         action="store_true",
-        help="for slow links: send only changed cells, sparklines every 5s, clock in minutes (default: ui.low_bandwidth)",
+        help="for slow links: sparklines every 5s and uncoloured, the clock in minutes (default: ui.low_bandwidth)",
     )
     parser.add_argument("--theme", help="theme name (default: ui.theme from the config)")
     parser.add_argument(

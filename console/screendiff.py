@@ -1,4 +1,4 @@
-"""Send the terminal only the cells that changed, as curses and htop do (the low-bandwidth mode).
+"""Send the terminal only the cells that changed, as curses and htop do.
 
 Textual's compositor repaints whole widget lines: a rate that ticks from 9.01/s to 9.05/s resends
 its panel's row from the left border to the right one, each span behind a full truecolor escape
@@ -123,9 +123,10 @@ class ScreenDiff:
         self._size = size  # (columns, rows) of the terminal now
         self._cols, self._rows = 0, 0
         self._screen: list[list[Cell | None]] = []
-        # Where the terminal's cursor is and its SGR state (None: unknown), and the same as the
-        # stream we are given means them: it writes relative to its own idea of both. After each
-        # frame the cursors agree again; the styles need not (every cell we send sets its own).
+        # Where the terminal's cursor is (None: unknown) and its SGR state (None: whatever the
+        # stream last left it in: at the start, and after a frame sent as it was), and the same
+        # as the stream we are given means them: it writes relative to its own idea of both. The
+        # styles need not agree between frames (every cell we send sets its own).
         self._cursor: tuple[int, int] | None = None
         self._style: Style | None = None
         self._src_cursor: tuple[int, int] | None = None
@@ -139,7 +140,6 @@ class ScreenDiff:
         self._cols, self._rows = self._size()
         self._screen = [[None] * self._cols for _ in range(self._rows)]
         self._cursor = None
-        self._style = None
         self._src_cursor = None
 
     def feed(self, data: str) -> str:
@@ -153,8 +153,10 @@ class ScreenDiff:
             self.forget()
         parsed = self._parse(data)
         if parsed is None:  # something we do not model: send it as it is, know nothing after it
-            out = self._sync_cursor() + sgr_between(self._style, self._src_style) + data
+            style = "" if self._style is None else sgr_between(self._style, self._src_style)
+            out = self._sync_cursor() + style + data
             self.forget()
+            self._style, self._src_style = None, DEFAULT  # Textual ends its segments with a reset
             return out
         modes, writes, cursor, style = parsed
         # Modes before the frame's first text go before its cells, the others after them: the

@@ -168,7 +168,7 @@ class UiConfig(Strict):
     bell: bool = False
     """Ring the terminal bell when a critical alert starts firing."""
     low_bandwidth: bool = False
-    """For slow links (mosh, a phone, a jump host): only changed cells are sent, sparklines move every 5s, the clock shows minutes (`--low-bandwidth`)."""
+    """For slow links (mosh, a phone, a jump host): sparklines move every 5s and uncoloured, the clock shows minutes (`--low-bandwidth`); only changed cells are sent either way."""
 
 
 class FaultConfig(Strict):

@@ -1,5 +1,5 @@
-"""The low-bandwidth mode: only changed cells reach the terminal (console/screendiff.py), the screen
-they make is the screen Textual meant, and every panel keeps its numbers live."""
+"""Only changed cells reach the terminal (console/screendiff.py) and the screen they make is the
+screen Textual meant; the low-bandwidth mode keeps every panel's numbers live."""
 
 from __future__ import annotations
 
