@@ -43,9 +43,16 @@ def indented(parts: Iterable[Line], width: int) -> Line:
     return titled("", parts, width)
 
 
-def leaf(source: str) -> str:
-    """collect:canary -> canary: the summary has no room for the kind of source."""
-    return source.rpartition(":")[2] or source
+def short_names(sources: Iterable[str]) -> dict[str, str]:
+    """collect:canary -> canary: the summary has no room for the kind of source. Where two sources
+    end alike (collect:canary, log:access:canary) each keeps one more part (access:canary)."""
+    listed = list(dict.fromkeys(sources))
+    names = {s: s.split(":")[-1] or s for s in listed}
+    for source in listed:
+        if list(names.values()).count(names[source]) > 1:
+            parts = source.split(":")
+            names[source] = ":".join(parts[-2:]) if len(parts) > 2 else names[source]
+    return names
 
 
 def labelled(span: Span) -> Span:

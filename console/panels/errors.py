@@ -19,7 +19,7 @@ from textual.geometry import Region
 
 from engine.snapshot import ErrorGroup, SeriesView, Snapshot
 
-from console.compact import leaf, titled
+from console.compact import short_names, titled
 from console.panels.base import MUTED, add_to_config, Line, Panel, View, line, sentence, spark_row
 from console.panels.throughput import display_names, source_order
 from console.render import NO_DATA, age, fit, format_value
@@ -109,9 +109,9 @@ class ErrorsPanel(Panel):
     def summary(self, snapshot: Snapshot, width: int) -> View:
         """`Errors canary 2.1% · baseline 0.0% · 5 messages, newest 3s: upstream=canary status=502`."""
         self._groups = groups = newest_first(snapshot)
-        parts = [line(f"{leaf(s.source)} {format_value(s.metric, s.last, s.unit)}")
-                 for s in sorted((s for s in snapshot.series if s.metric in RATE_METRICS),
-                                 key=lambda s: source_order(s.source))]
+        rates = sorted((s for s in snapshot.series if s.metric in RATE_METRICS), key=lambda s: source_order(s.source))
+        names = short_names(s.source for s in rates)
+        parts = [line(f"{names[s.source]} {format_value(s.metric, s.last, s.unit)}") for s in rates]
         if groups:
             g = groups[0]
             parts.append(line(f"{len(groups)} message{'s' * (len(groups) != 1)}, newest {age(snapshot.taken_at - g.last_seen)}: {brief(g.message)}"))

@@ -110,12 +110,12 @@ class HealthPanel(Panel):
         return tuple(rows)
 
     def summary(self, snapshot: Snapshot, width: int) -> View:
-        """`Health FIRING HighErrorRate · PENDING CpuHigh · checks 1 FAIL, 3 OK · 1 component(s) CRASHED`."""
+        """`Health ✖ FIRING HighErrorRate · checks 1 ✖ FAIL, 3 ✔ OK · 1 ▲ PENDING CpuHigh · 1 component(s) ✖ CRASHED`."""
         parts: list[Line] = []
-        for state in ("firing", "pending"):
-            names = [a.name for a in snapshot.alerts if a.state == state and not a.silenced]
-            if names:
-                parts.append(line(labelled(status_span(state.upper())), f" {', '.join(names)}"))
+        firing, pending = ([a.name for a in snapshot.alerts if a.state == state and not a.silenced]
+                           for state in ("firing", "pending"))
+        if firing:
+            parts.append(line(labelled(status_span("FIRING")), f" {', '.join(firing)}"))
         if snapshot.health:
             by_status: dict[str, int] = {}
             for h in snapshot.health:
@@ -127,6 +127,8 @@ class HealthPanel(Panel):
             parts.append(line(*counted))
         elif not parts:
             parts.append(line(("no health checks configured", MUTED)))
+        if pending:  # after the checks: names that are only on their way to firing
+            parts.append(line(f"{len(pending)} ", labelled(status_span("PENDING")), f" {', '.join(pending)}"))
         broken = [c for c in snapshot.components if c.state.upper() not in ("RUNNING", "STOPPED")]
         if broken:
             parts.append(line(f"{len(broken)} component(s) ", labelled(status_span(broken[0].state.upper()))))

@@ -96,7 +96,7 @@ class RolloutPanel(Panel):
         if not rule.op:
             word, style = {"pass": ("OK", "$success"), "breach": ("DOWN", "$error")}.get(
                 rule.state, (word or "not checked yet", style or MUTED))
-        value = format_value(rule.metric, rule.value, rule.unit) if rule.op else ""
+        value = format_value(rule.metric, rule.value, rule.unit) if rule.op and rule.value is not None else ""
         return line(f"{rule.metric} {value} ".replace("  ", " "), labelled((word or "—", style)), "  ")
 
     def _cached_layout(self, r: RolloutView, width: int, read_only: bool) -> Layout:

@@ -16,7 +16,7 @@ from engine.snapshot import HealthView, SeriesView, Snapshot
 from engine.units import format_size
 
 from console.chart_rows import CURSOR_BINDINGS, SeriesCursor
-from console.compact import labelled, leaf, titled
+from console.compact import labelled, short_names, titled
 from console.panels.base import MUTED, add_to_config, Line, Panel, View, line, sentence, spark_row, status_span
 from console.render import fit, format_value
 
@@ -113,13 +113,15 @@ class ThroughputPanel(SeriesCursor, Panel):
         for s in rate_series(snapshot):
             first.setdefault(s.source, s)
         parts: list[Line] = []
-        for source in sorted(first.keys() | stuck.keys(), key=source_order):
+        sources = sorted(first.keys() | stuck.keys(), key=source_order)
+        names = short_names(sources)
+        for source in sources:
             if source in stuck:
-                parts.append(line(f"{leaf(source)} ", labelled(status_span("WAITING" if stuck[source].value == "waiting"
+                parts.append(line(f"{names[source]} ", labelled(status_span("WAITING" if stuck[source].value == "waiting"
                                                                    else stuck[source].status))))
             else:
                 s = first[source]
-                parts.append(line(f"{leaf(source)} {short(s.metric)} {format_rate(s)}"))
+                parts.append(line(f"{names[source]} {short(s.metric)} {format_rate(s)}"))
         return (titled(self.TITLE, parts or [line(("no rates yet", MUTED))], width),)
 
     @staticmethod

@@ -65,13 +65,16 @@ async def test_80x24_shows_every_panels_key_numbers(make_app, source):
                          "mem 3.3%", "cpu 61.9%", "load 2.57", "rss 61.2MB",  # memory
                          "canary 2.1%", "1 message, newest 3s: upstream timeout",  # errors
                          "✖ OPEN collect:canary/requests_per_s", "1 ✖ OPEN", "1 ✔ OK",  # gaps
-                         "✖ FIRING CanaryErrors", "▲ PENDING CpuHigh", "1 ▲ WARN",  # health
+                         "✖ FIRING CanaryErrors", "1 ▲ WARN",  # health
                          "demo #1 ▲ PAUSED 10% → 25% (1/4)", "stage 9s · 40s hold left", "error_rate 2.1% ✖ BREACH",
                          "canary up ✔ OK"):  # rollout
             assert expected in text, expected
         for name in PANELS:
             panel = app.query_one(f"#{name}")
             assert app.screen.region.contains_region(panel.region), name
+        assert "alerts 1 +1p" in header  # the pending alert: counted in the header, named when wider
+        health = app.query_one("#health")
+        assert "1 ▲ PENDING CpuHigh" in "".join(text for text, _ in health.summary(health.snapshot, 120)[0])
 
 
 async def test_tab_moves_which_panel_is_expanded(make_app, source):
@@ -161,3 +164,11 @@ async def test_resize_switches_layouts(make_app, source):
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert not app.compact and not any(p.summarized for p in app.panels)
+
+
+def test_summary_names_stay_apart():
+    from console.compact import short_names
+
+    assert short_names(["collect:baseline", "collect:canary", "log:access:baseline", "engine"]) == {
+        "collect:baseline": "baseline", "collect:canary": "canary", "log:access:baseline": "access:baseline",
+        "engine": "engine"}
