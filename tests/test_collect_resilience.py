@@ -351,7 +351,7 @@ async def test_ticker_keeps_its_grid_and_skips_missed_ticks_instead_of_bursting(
         return None
 
     fired: list[float] = []
-    ticker = Ticker(0.05, [Due()], running, lambda _runner: fired.append(time.monotonic()))  # type: ignore[list-item]
+    ticker = Ticker(0.05, [Due()], running, lambda _runner, _due: fired.append(time.monotonic()))  # type: ignore[list-item]
     task = asyncio.create_task(ticker.run())
     await asyncio.sleep(0.5)
     time.sleep(0.25)  # the loop is blocked: five grid points go by

@@ -5,12 +5,19 @@ Retry-After, the token manager, the concurrency limits), one TargetRunner per ta
 Ticker per (track, interval). It contributes `targets` to the Snapshot, declares
 each target's cadence to the engine's GapTracker (so a silent target becomes a gap with the
 target's own reason), and owns the verbs `collect.enable` / `collect.disable` (args: target).
+
+Cadence is recorded as series of source `collect`, every REPORT_EVERY while scrapes are due:
+`lateness_p50_ms`, `lateness_p99_ms`, `lateness_max_ms` (a scrape's start against its slot),
+`late_scrapes` (later than scheduler.LATE_SHARE of the interval) and `skipped_scrapes` (the
+previous scrape of the target still running). Late scrapes are also logged, once a minute at most.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -19,7 +26,7 @@ from engine.collect.auth import TokenLifecycleManager
 from engine.collect.config import CollectConfig, effective_interval
 from engine.collect.http1 import HttpClient
 from engine.collect.ratelimit import RateLimiter
-from engine.collect.scheduler import Ticker, group_by_interval
+from engine.collect.scheduler import Lateness, Ticker, group_by_interval
 from engine.collect.target import TargetRunner, both
 from engine.commands import Command, CommandResult
 from engine.component import EngineContext
@@ -29,6 +36,10 @@ if TYPE_CHECKING:
     from engine.gaps import GapTracker
 
 log = logging.getLogger("opsconsole.collect")
+
+SOURCE = "collect"  # no target is named by it: a target's source is always collect:<name>
+REPORT_EVERY = 1.0  # seconds between cadence samples
+LATE_LOG_EVERY = 60.0  # seconds between log lines about late scrapes
 
 
 class CollectComponent:
@@ -45,6 +56,8 @@ class CollectComponent:
         self._targets: tuple[TargetView, ...] = ()
         self._disabled: set[str] = set()  # by the operator: survives a restart of this component
         self._enabled: set[str] = set()
+        self.lateness = Lateness()
+        self._late_logged = -math.inf
         if gaps is not None:
             for track in config.tracks:
                 for target in track.targets:
@@ -66,6 +79,7 @@ class CollectComponent:
             async with asyncio.TaskGroup() as group:
                 for ticker in self.tickers:
                     group.create_task(ticker.run())
+                group.create_task(self._report_cadence(ctx))
         finally:
             for task in self._tasks:
                 task.cancel()
@@ -99,16 +113,21 @@ class CollectComponent:
                 elif runner.name in self._enabled:
                     runner.set_enabled(True)
             for interval, group in group_by_interval(runners).items():
-                self.tickers.append(Ticker(interval, group, ctx.wait_running, self._spawn))
+                self.tickers.append(Ticker(interval, group, ctx.wait_running, self._spawn, self._skipped))
         self._dirty = True
 
-    def _spawn(self, runner: TargetRunner) -> None:
+    def _spawn(self, runner: TargetRunner, due: float) -> None:
         runner.busy = True
-        task = asyncio.create_task(self._scrape(runner), name=f"scrape {runner.name}")
+        task = asyncio.create_task(self._scrape(runner, due), name=f"scrape {runner.name}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _scrape(self, runner: TargetRunner) -> None:
+    def _skipped(self, runner: TargetRunner) -> None:
+        self.lateness.skipped()
+
+    async def _scrape(self, runner: TargetRunner, due: float) -> None:
+        # Measured here, at the task's first step: the loop's own delay in getting to it counts.
+        self.lateness.started(time.monotonic() - due, runner.interval)
         try:
             await runner.scrape()
         except asyncio.CancelledError:
@@ -118,6 +137,25 @@ class CollectComponent:
             runner.internal_error(exc)
         finally:
             runner.busy = False
+
+    async def _report_cadence(self, ctx: EngineContext) -> None:
+        while True:
+            await asyncio.sleep(REPORT_EVERY)
+            summary = self.lateness.summary()
+            if summary is None:
+                continue
+            if summary.scrapes:
+                ctx.record(SOURCE, "lateness_p50_ms", summary.p50_ms, unit="ms")
+                ctx.record(SOURCE, "lateness_p99_ms", summary.p99_ms, unit="ms")
+                ctx.record(SOURCE, "lateness_max_ms", summary.max_ms, unit="ms")
+            ctx.record(SOURCE, "late_scrapes", summary.late)
+            ctx.record(SOURCE, "skipped_scrapes", summary.skipped)
+            now = time.monotonic()
+            if summary.late and now - self._late_logged >= LATE_LOG_EVERY:
+                self._late_logged = now
+                log.warning("%d of %d scrapes in the last %.0fs started late (up to %.0f ms after their slot): "
+                            "the engine's loop is busier than the schedule allows",
+                            summary.late, summary.scrapes, REPORT_EVERY, summary.max_ms)
 
     # ------------------------------------------------------------------ Sink (for the runners)
     def record(self, source: str, metric: str, value: float, t: float, unit: str) -> None:

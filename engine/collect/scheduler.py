@@ -1,11 +1,23 @@
-"""Cadence: one ticker per (track, interval) fires its targets on a fixed grid of monotonic times.
+"""Cadence: one ticker per (track, interval) fires its targets on a fixed grid of monotonic times,
+spread across the interval, and the collect component notes how late each scrape started.
 
-Drift-free: the next tick is `start + n * interval`, not "now + interval" after the work, so the
-cost of a tick never pushes the schedule back. A tick only starts scrapes (tasks) and returns: a
+Spread: target i of N fires at `start + n * interval + i * interval / N`, so a thousand targets
+at 1 s are ten-odd scrapes every 10 ms, not a thousand at once. Firing them together made the
+loop a queue of a thousand scrape steps once a second: every other task (a command, the actuator
+call it makes, the snapshot publisher) waited behind it, hundreds of milliseconds at the tail
+(bench/reaction.py), and the scrapes at the back of the burst were late by the burst's length.
+Slots within SLACK of each other fire in one wake-up (fewer timer wake-ups; early by < SLACK).
+
+Drift-free: slots are `start + n * interval`, not "now + interval" after the work, so the cost
+of a tick never pushes the schedule back. A tick only starts scrapes (tasks) and returns: a
 slow target never delays the others. A target whose previous scrape is still running (retrying,
 or a slow server within its timeout) skips this tick rather than piling up requests; the skip is
-counted. Grid points missed while the loop was blocked or the engine paused are skipped, never
-replayed in a burst: the ticker waits for the next grid point.
+counted. Slots missed by a whole interval or more while the loop was blocked or the engine paused
+are skipped, never replayed in a burst: the ticker goes on at the next round.
+
+Lateness is measured where a scrape really starts (its task's first step, after the loop got to
+it), against its slot: `Lateness` summarizes it per report (p50/p99/max, how many started later
+than LATE_SHARE of their interval, how many were skipped) for the component to record.
 """
 
 from __future__ import annotations
@@ -14,8 +26,12 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from engine.collect.target import TargetRunner
+
+SLACK = 0.002  # seconds: slots this close fire together
+LATE_SHARE = 0.1  # a scrape that starts later than this share of its interval is late
 
 
 class Ticker:
@@ -24,38 +40,93 @@ class Ticker:
         interval: float,
         runners: Sequence[TargetRunner],
         wait_running: Callable[[], Awaitable[None]],
-        spawn: Callable[[TargetRunner], None],
+        spawn: Callable[[TargetRunner, float], None],
+        skipped: Callable[[TargetRunner], None] | None = None,
     ) -> None:
         self.interval = interval
         self.runners = list(runners)
         self._wait_running = wait_running
-        self._spawn = spawn
-        self.missed_ticks = 0  # grid points skipped because the loop was blocked or the engine paused
+        self._spawn = spawn  # (runner, its slot on the monotonic clock)
+        self._skipped = skipped
+        self.missed_ticks = 0  # rounds skipped because the loop was blocked or the engine paused
+
+    def slot(self, index: int) -> float:
+        """Offset of runner `index` within each round."""
+        return index * self.interval / len(self.runners)
 
     async def run(self) -> None:
-        next_at = time.monotonic()
+        if not self.runners:
+            return
+        count = len(self.runners)
+        round_start = time.monotonic()
+        index = 0
         while True:
             await self._wait_running()
             now = time.monotonic()
-            behind = now - next_at
-            if behind >= self.interval:  # paused, or the loop was blocked: wait for the next grid point
+            due = round_start + self.slot(index)
+            behind = now - due
+            if behind >= self.interval:  # paused, or the loop was blocked: this slot's next round
                 missed = math.floor(behind / self.interval) + 1
                 self.missed_ticks += missed
-                next_at += missed * self.interval
-                await asyncio.sleep(next_at - now)
+                round_start += missed * self.interval
+                await asyncio.sleep(round_start + self.slot(index) - now)
                 continue
-            self.fire()
-            next_at += self.interval
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            while due <= now + SLACK:
+                self.fire(self.runners[index], due)
+                index += 1
+                if index == count:
+                    index, round_start = 0, round_start + self.interval
+                due = round_start + self.slot(index)
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
 
-    def fire(self) -> None:
-        for runner in self.runners:
-            if not runner.enabled:
-                continue
-            if runner.busy:
-                runner.skipped += 1
-                continue
-            self._spawn(runner)
+    def fire(self, runner: TargetRunner, due: float) -> None:
+        if not runner.enabled:
+            return
+        if runner.busy:
+            runner.skipped += 1
+            if self._skipped is not None:
+                self._skipped(runner)
+            return
+        self._spawn(runner, due)
+
+
+@dataclass(frozen=True)
+class LatenessSummary:
+    scrapes: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    late: int  # started later than LATE_SHARE of their interval
+    skipped: int  # not started: the previous scrape of the target was still running
+
+
+class Lateness:
+    """How late scrapes started against their slots, since the last summary."""
+
+    def __init__(self) -> None:
+        self._values: list[float] = []
+        self._late = 0
+        self._skipped = 0
+
+    def started(self, lateness: float, interval: float) -> None:
+        lateness = max(0.0, lateness)  # slots within SLACK fire a little early
+        self._values.append(lateness)
+        if lateness > LATE_SHARE * interval:
+            self._late += 1
+
+    def skipped(self) -> None:
+        self._skipped += 1
+
+    def summary(self) -> LatenessSummary | None:
+        """The figures since the last call, and start again; None if nothing was due."""
+        values, late, skipped = sorted(self._values), self._late, self._skipped
+        self._values, self._late, self._skipped = [], 0, 0
+        if not values and not skipped:
+            return None
+        if not values:
+            return LatenessSummary(0, math.nan, math.nan, math.nan, 0, skipped)
+        pick = lambda q: 1000 * values[min(len(values) - 1, int(q * (len(values) - 1) + 0.5))]  # noqa: E731
+        return LatenessSummary(len(values), pick(0.5), pick(0.99), 1000 * values[-1], late, skipped)
 
 
 def group_by_interval(runners: Sequence[TargetRunner]) -> dict[float, list[TargetRunner]]:
