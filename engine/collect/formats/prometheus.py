@@ -1,4 +1,5 @@
-"""`format: prometheus`: the text exposition format, read with prometheus-client's parser.
+"""`format: prometheus`: the text exposition format (formats/promtext.py: plain pages on a fast
+path, anything else by prometheus-client's parser).
 
 From two consecutive scrapes (their monotonic times, not the nominal interval):
 - the requests counter -> `requests_per_s`, and `error_rate` (5xx share, 0..1) when it has a
@@ -26,6 +27,7 @@ from engine.collect.client import Answer
 from engine.collect.config import PrometheusTarget
 from engine.collect.errors import DecodeError
 from engine.collect.formats.base import Decoded, Request, Sample
+from engine.collect.formats.promtext import metric_families
 from engine.evidence.counts import COUNT_METRICS, UNAVAILABLE_STATUSES, bucket_metric
 from engine.evidence.counts import histogram_quantile as quantile
 
@@ -44,7 +46,7 @@ class _Reading:
 def parse(text: str) -> dict[str, Metric]:
     """Families by name; DecodeError `prometheus: line N: ...` for a body that is not the format."""
     try:
-        return {family.name: family for family in text_string_to_metric_families(text)}
+        return {family.name: family for family in metric_families(text)}
     except (ValueError, IndexError, KeyError, TypeError) as exc:
         raise DecodeError(f"prometheus: {_locate(text)}{exc}") from None
 
