@@ -67,6 +67,8 @@ async def test_errors_panel_rates_and_totals_per_source_and_a_scrollable_message
     source = FakeSource(snap(configured=frozenset({"watch"}), series=WATCH_SERIES, errors=errors))
     app = OpsConsoleApp(source, refresh=60.0)
     async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.screen.query_one("#errors")
+        panel.focus()  # at 80x24 the focused panel is the expanded one, the others are key lines
         await pilot.pause()
         rows = plain(app, "errors")
         assert rows[:4] == [
@@ -77,8 +79,6 @@ async def test_errors_panel_rates_and_totals_per_source_and_a_scrollable_message
         ]
         assert rows[4] == "30 distinct, newest first"
         assert rows[5].startswith("1× 1m watch:inbox: bad29.json: in")  # count, age, source, message
-        panel = app.screen.query_one("#errors")
-        panel.focus()
         for _ in range(25):
             await pilot.press("down")
         await pilot.pause()
