@@ -30,7 +30,8 @@ def write_config(tmp_path: Path, body: str = "") -> LoadedConfig:
     return load_config(path)
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+def wait_for(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    """Polls until `predicate()` holds; the timeout is a ceiling for a loaded CI machine, not a bound."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
