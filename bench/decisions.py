@@ -157,7 +157,7 @@ class Recorder:
             series.setdefault("requests", []).append((t, float(acc[0])))
             series.setdefault("errors", []).append((t, float(acc[1])))
             series.setdefault("unavailable", []).append((t, 0.0))
-            for metric, count in zip(BUCKETS, acc[2]):
+            for metric, count in zip(BUCKETS, acc[2], strict=True):
                 if count:
                     series.setdefault(metric, []).append((t, float(count)))
             self._acc[source] = [0, 0, np.zeros(len(BUCKETS))]

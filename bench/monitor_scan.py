@@ -16,7 +16,6 @@ Prints each, the ratio ours/naive, and what ours costs as CPU % at the default 5
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess

@@ -26,6 +26,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -106,7 +107,7 @@ def run(db: Path, days: int, n_series: int, step: float) -> None:
     print(f"\ngenerated {total_rows:,} samples in {generated_s:.0f} s ({total_rows / generated_s:,.0f} rows/s)")
     print(f"size: {sizes[-1] / 1e6:,.1f} MB after {days} days; kept raw it would be {unretained / 1e6:,.1f} MB"
           f" ({raw_bytes_per_row:.1f} B/row): ratio {sizes[-1] / unretained:.3f}")
-    steady = [b - a for a, b in zip(sizes[8:], sizes[9:])]
+    steady = [b - a for a, b in pairwise(sizes[8:])]
     if steady:
         day_raw = raw_bytes_per_row * per_day
         print(f"growth once raw is at 7 days: {max(steady) / 1e6:.2f} MB/day at most, against one day of raw"

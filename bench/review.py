@@ -44,7 +44,7 @@ from engine.history.source import HistorySource  # noqa: E402
 from engine.store import Store  # noqa: E402
 from engine.store.downsample import read_window  # noqa: E402
 from engine.store.retention import run_retention  # noqa: E402
-from engine.units import format_duration, format_size, parse_duration  # noqa: E402
+from engine.units import format_size  # noqa: E402
 
 DAY = 86400.0
 WINDOW = DAY

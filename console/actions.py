@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, Any
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from engine.snapshot import EngineState, Snapshot
-
 from console.screens.rollout_confirm import confirm_promote_full, confirm_rollback
 from console.screens.silence import silence_screen
+from engine.snapshot import EngineState, Snapshot
 
 if TYPE_CHECKING:
     from textual.app import App

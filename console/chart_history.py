@@ -31,7 +31,7 @@ class ChartHistory:
         self._lock = threading.Lock()
 
     @classmethod
-    def of(cls, app: Any) -> "ChartHistory":
+    def of(cls, app: Any) -> ChartHistory:
         """The history of `app`'s source (see the module docstring)."""
         source = getattr(app, "source", None)
         history = getattr(source, "db", None)

@@ -159,7 +159,7 @@ def clip(role: str, key: str, s: SeriesView | None, t0: float, t1: float) -> Cha
     we leave rather than a value it would invent)."""
     if s is None:
         return ChartLine(role, key, (), ())
-    kept = [(t, v) for t, v in zip(s.times, s.values) if t0 <= t <= t1 and not math.isnan(v)][-LIVE_CAP:]
+    kept = [(t, v) for t, v in zip(s.times, s.values, strict=True) if t0 <= t <= t1 and not math.isnan(v)][-LIVE_CAP:]
     return ChartLine(role, key, tuple(t for t, _ in kept), tuple(v for _, v in kept))
 
 

@@ -15,6 +15,7 @@ Choices made because of what plotext does:
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from rich.text import Text
@@ -40,7 +41,7 @@ def spaced(data: ChartData, width: int) -> list[Mark]:
     the one to read; the legend still counts them all."""
     seconds_per_column = (data.t1 - data.t0) / max(1, width - Y_LABEL_ROOM)
     shown = [m for m in data.marks if data.t0 <= m.t <= data.t1]
-    return [m for m, after in zip(shown, [*shown[1:], None])
+    return [m for m, after in pairwise([*shown, None])
             if after is None or (after.t - m.t) / seconds_per_column > len(m.label) + 1]
 
 

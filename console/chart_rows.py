@@ -73,10 +73,10 @@ class SeriesCursor:
 
     def on_focus(self) -> None:
         # After the event: Widget._on_focus, which sets has_focus, runs after this subclass handler.
-        getattr(self, "call_next")(getattr(self, "redraw"))
+        self.call_next(self.redraw)
 
     def on_blur(self) -> None:
-        getattr(self, "call_next")(getattr(self, "redraw"))
+        self.call_next(self.redraw)
 
 
 def highlight(row: Line) -> Line:

@@ -45,7 +45,7 @@ HISTORY_HELP = ("the history database of the engine (its store.path, e.g. ~/.loc
 Loader = Callable[[str | None, str | None], Any]  # console.cli._load: LoadedConfig, or None after printing why
 
 
-def rule_line(rule: "RuleView") -> str:
+def rule_line(rule: RuleView) -> str:
     """"error rate 0.4% (2/500 in 25s) / 1.0%  PASS  0/3 consecutive · 0/10 total": the value, its
     evidence and the limit exactly as the Rollout panel writes them (its head_parts), so a rate
     reads 6.2% here too, whatever the rule is named."""

@@ -162,7 +162,8 @@ def review(args: argparse.Namespace, opened: Any) -> int:
         if args.print_panels:
             print(panels_text(source))
         if what_if is not None:
-            from engine.history.whatif import span_for, what_if as compare
+            from engine.history.whatif import span_for
+            from engine.history.whatif import what_if as compare
 
             since, until = span_for(source.db, source.range.first, source.range.last)
             print("\n".join(compare(source.db, source.runs, what_if.config, since, until).lines()))

@@ -35,14 +35,13 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
-from engine.history.cursor import MINUTE, HOUR, TimeCursor, TimeParseError, format_time, parse_time
+from console.actions import bindings
+from console.app import OpsConsoleApp
+from engine.history.cursor import HOUR, MINUTE, TimeCursor, TimeParseError, format_time, parse_time
 from engine.history.source import HistorySource
 from engine.history.timeline import Mark, column_of, marks, strip
 from engine.history.whatif import WhatIfInput, load_what_if
 from engine.units import format_duration
-
-from console.actions import bindings
-from console.app import OpsConsoleApp
 
 PLAY_TICK = 0.5  # seconds of wall time between cursor moves while playing
 WINDOWS: tuple[float | None, ...] = (None, 15 * MINUTE, HOUR, 6 * HOUR, 24 * HOUR, 7 * 24 * HOUR)

@@ -11,13 +11,11 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engine.snapshot import split_series
-from engine.snapshot import ComparisonView, RolloutView, RuleView, Snapshot
-from engine.units import format_duration
-
-from console.rollback_window import clock, is_open
 from console.lines import MUTED, SPARK_STYLE, Line, Span, line
 from console.render import age, fit, format_value, sparkline
+from console.rollback_window import clock, is_open
+from engine.snapshot import ComparisonView, RolloutView, RuleView, Snapshot, split_series
+from engine.units import format_duration
 
 STATUS_STYLES = {
     "running": "$success", "promoted": "$success", "promoting": "$accent",
@@ -444,4 +442,4 @@ def choose(blocks: Sequence[Block], spare: int) -> tuple[list[tuple[Line, ...]],
             if extra <= spare:
                 chosen[i], spare = k, spare - extra
                 break
-    return [b.variants[k] for b, k in zip(blocks, chosen)], spare
+    return [b.variants[k] for b, k in zip(blocks, chosen, strict=True)], spare

@@ -50,7 +50,7 @@ class EngineLock:
         self._fd: int | None = fd
 
     @classmethod
-    def acquire(cls, db_path: Path, mode: str) -> "EngineLock":
+    def acquire(cls, db_path: Path, mode: str) -> EngineLock:
         """Lock `db_path` for this process's engine; EngineLockedError if another engine has it.
 
         `mode` (headless / console) is recorded for the other side's message. Raises the store's

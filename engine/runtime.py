@@ -21,7 +21,7 @@ from typing import Any
 
 from engine import secrets
 from engine.backup.component import BackupComponent
-from engine.commands import ENGINE_ACTOR, Command, CommandResult
+from engine.commands import Command, CommandResult
 from engine.component import Component, SnapshotContributor
 from engine.config.loader import LoadedConfig
 from engine.config.schema import Config

@@ -185,7 +185,7 @@ def _fixed_tuple_decoder(args: tuple[Any, ...]) -> Decoder:
     def decode(value: Any, path: str) -> Any:
         if not isinstance(value, list) or len(value) != len(items):
             _fail(path, f"a list of {len(items)}", value)
-        return tuple(d(v, f"{path}[{i}]") for i, (d, v) in enumerate(zip(items, value)))
+        return tuple(d(v, f"{path}[{i}]") for i, (d, v) in enumerate(zip(items, value, strict=True)))
 
     return decode
 

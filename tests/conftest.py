@@ -9,6 +9,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Fixtures shared by modules without importing them (an imported fixture is shadowed by the
+# parameter that requests it: ruff F811).
+pytest_plugins = ["tests.enginefixtures"]
+
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

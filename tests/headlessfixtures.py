@@ -87,7 +87,7 @@ class HeadlessProcess:
             env=env if env is not None else dict(os.environ),
         )
 
-    def wait_ready(self, timeout: float = START_TIMEOUT) -> "HeadlessProcess":
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> HeadlessProcess:
         def answering() -> bool:
             if self.proc.poll() is not None:
                 raise AssertionError(f"headless engine exited with {self.proc.returncode}:\n{self.stderr()[-3000:]}")
@@ -137,7 +137,7 @@ class HeadlessProcess:
         self._stderr.flush()
         return self.stderr_path.read_text(errors="replace")
 
-    def __enter__(self) -> "HeadlessProcess":
+    def __enter__(self) -> HeadlessProcess:
         try:
             return self.wait_ready()
         except BaseException:

@@ -82,7 +82,7 @@ class App:
         lines += ["# HELP http_request_duration_seconds Time to answer /.",
                   "# TYPE http_request_duration_seconds histogram"]
         cumulative = 0
-        for bound, count in zip((*(f"{b:g}" for b in BUCKETS), "+Inf"), buckets):
+        for bound, count in zip((*(f"{b:g}" for b in BUCKETS), "+Inf"), buckets, strict=True):
             cumulative += count
             lines.append(f'http_request_duration_seconds_bucket{{le="{bound}"}} {cumulative}')
         lines += [f"http_request_duration_seconds_sum {total_s:.6f}",

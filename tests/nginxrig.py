@@ -306,7 +306,7 @@ class LoadGenerator:
         self.stopped_at: float | None = None
         self._thread = threading.Thread(target=self._schedule, name="load-scheduler", daemon=True)
 
-    def start(self) -> "LoadGenerator":
+    def start(self) -> LoadGenerator:
         self._thread.start()
         return self
 

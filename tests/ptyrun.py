@@ -5,6 +5,7 @@ Used by tests that must see opsconsole as an operator over SSH does (start-up, h
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import re
@@ -13,7 +14,6 @@ import signal
 import struct
 import sys
 import termios
-import fcntl
 import time
 from collections.abc import Sequence
 

@@ -15,7 +15,6 @@ import pytest
 from engine.commands import Command
 from engine.runtime import Engine
 from tests.canaryfixtures import Feeder
-from tests.enginefixtures import start_engine  # noqa: F401  (fixture)
 from tests.headlessfixtures import wait_until
 from tests.httpfixtures import HttpFixture, Reply, Seen
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from engine.commands import Actor, Command
 from engine.runtime import Engine
-
 from tests.monitorkit import engine_config, events, running_engine, wait_for
 
 ACTOR = Actor(user="alice", address="203.0.113.9", origin="tui")

@@ -21,7 +21,6 @@ from tests.httpfixtures import HttpFixture
 from tests.ptyrun import opsconsole_argv
 
 
-
 @pytest.fixture
 def config(tmp_path: Path, actuator: HttpFixture) -> Path:
     path = tmp_path / "config.yaml"

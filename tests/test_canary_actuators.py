@@ -317,7 +317,7 @@ def test_demo_actuator_moves_the_demo_router(tmp_path: Path) -> None:
 
 def test_demo_scenario_fails_the_canary_from_its_weight(tmp_path: Path) -> None:
     """demo.scenario: the weight the actuator sets is what makes the demo's canary fail, or not."""
-    from engine.config.schema import DemoScenario, FaultConfig, DemoFaults
+    from engine.config.schema import DemoFaults, DemoScenario, FaultConfig
     from engine.demo.service import DemoService
 
     config = DemoConfig(enabled=True, port=0, rps=0, dir=tmp_path / "demo",

@@ -10,6 +10,7 @@ import socket
 import statistics
 import time
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -269,7 +270,7 @@ def test_a_slow_target_does_not_delay_the_others(start: Callable[[str], Engine],
     ))
     wait_for(lambda: len(server.hits("/m")) >= 15, what="fast target scrapes")
     times = [h.t for h in server.hits("/m")]
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in pairwise(times)]
     assert statistics.median(gaps) == pytest.approx(0.1, abs=0.03)
     assert len(server.hits("/hole")) == 1  # still waiting on its first answer: later ticks skipped
     hole = next(t for t in engine.snapshot().targets if t.name == "hole")

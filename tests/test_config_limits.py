@@ -20,7 +20,7 @@ def config_check(path: Path) -> subprocess.CompletedProcess[str]:
 def alias_bomb(path: Path) -> Path:
     """Nine levels of nine aliases each: 9**9 (387 million) strings from 350 bytes."""
     lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
-    for prev, name in zip("abcdefgh", "bcdefghi"):
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
         lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
     lines.append("profiles: {p: {ui: *i}}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -13,8 +13,8 @@ from console.app import OpsConsoleApp
 from console.screens.event_log import EventLogScreen
 from console.screens.rollout_timeline import RolloutTimelineScreen
 from engine.commands import Command
-from tests.console.console_fakes import FakeSource
 from tests.canaryfixtures import BASELINE, CANARY, Feeder, http_actuator, running, status, wait_until, write_config
+from tests.console.console_fakes import FakeSource
 from tests.httpfixtures import HttpFixture
 from tests.test_console_defects import screen_text
 
@@ -172,9 +172,8 @@ SECRET = "s3cr3t-token-value"
 
 async def test_running_config_shows_file_defaults_env_overrides_and_masks_secrets(tmp_path: Path, monkeypatch) -> None:
     from console.screens.config_view import ConfigScreen
-    from engine.config.loader import load_config
-
     from engine import secrets
+    from engine.config.loader import load_config
 
     secrets.clear()  # the registry is process-wide: a short secret of an earlier test ('t') masks names
     path = tmp_path / "config.yaml"
@@ -206,10 +205,9 @@ async def test_running_config_shows_file_defaults_env_overrides_and_masks_secret
 async def test_attached_console_shows_the_config_its_engine_recorded(tmp_path: Path, monkeypatch) -> None:
     from console.attach import AttachSource
     from console.screens.config_view import ConfigScreen
+    from engine import secrets
     from engine.config.loader import load_config
     from tests.enginefixtures import control_answers
-
-    from engine import secrets
 
     secrets.clear()  # the registry is process-wide: a short secret of an earlier test ('t') masks names
     path = tmp_path / "config.yaml"

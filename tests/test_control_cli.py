@@ -12,11 +12,10 @@ import pytest
 
 from engine.control.server import user_name
 from engine.runtime import Engine
-from tests.enginefixtures import control_answers, start_engine  # noqa: F401  (fixture)
+from tests.enginefixtures import control_answers
 from tests.headlessfixtures import canary_section, db_rows, wait_until
 from tests.httpfixtures import HttpFixture
 from tests.ptyrun import PtyProcess, opsconsole_argv
-
 
 
 @pytest.fixture

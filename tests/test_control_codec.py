@@ -95,7 +95,7 @@ def test_every_field_of_every_view_round_trips() -> None:
     back = snapshot_codec.loads(text)
 
     assert back == snap
-    for (path, value, _), (_, again, _) in zip(fields, _walk(back)):
+    for (path, value, _), (_, again, _) in zip(fields, _walk(back), strict=True):
         assert type(again) is type(value), f"{path}: {type(value).__name__} came back as {type(again).__name__}"
     assert back.get(snap.series[0].source, snap.series[0].metric) == snap.series[0]  # the index is rebuilt
     assert snapshot_codec.dumps(back) == text  # stable: equal snapshots encode equally

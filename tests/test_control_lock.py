@@ -15,7 +15,7 @@ import pytest
 from engine.config.loader import load_config
 from engine.lock import CONSOLE, EngineLock, EngineLockedError, lock_path, read_owner
 from engine.runtime import Engine
-from tests.enginefixtures import QUICK, start_engine  # noqa: F401  (fixture)
+from tests.enginefixtures import QUICK
 from tests.headlessfixtures import db_rows, wait_until
 
 

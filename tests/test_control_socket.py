@@ -21,7 +21,7 @@ from engine.component import EngineContext
 from engine.control.client import ControlClient, ControlRefused, ControlUnavailable
 from engine.control.paths import socket_path
 from engine.control.server import ControlServer, user_name
-from tests.enginefixtures import control_answers, start_engine  # noqa: F401  (fixture)
+from tests.enginefixtures import control_answers
 from tests.headlessfixtures import db_rows, wait_until
 
 ROOT = os.geteuid() == 0

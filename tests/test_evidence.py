@@ -9,8 +9,18 @@ import random
 
 import pytest
 
-from engine.canary.analysis import (BREACH, INCONCLUSIVE, NO_DATA, PASS, ROLLBACK, UP, Analysis, CheckContext,
-                                    CountWindow, Reading)
+from engine.canary.analysis import (
+    BREACH,
+    INCONCLUSIVE,
+    NO_DATA,
+    PASS,
+    ROLLBACK,
+    UP,
+    Analysis,
+    CheckContext,
+    CountWindow,
+    Reading,
+)
 from engine.canary.config import CanaryConfig
 from engine.evidence.counts import STANDARD_BOUNDS_MS, Histogram, bucket_bound, bucket_metric, sum_counts
 from engine.evidence.stats import fisher_greater, mann_whitney_buckets, wilson_bounds

@@ -23,9 +23,9 @@ import pytest
 
 from tests.headlessfixtures import HeadlessProcess, free_port
 from tests.nginxrig import (
-    Backend,
     FINISHED,
     NGINX,
+    Backend,
     backend,
     check_config,
     load,

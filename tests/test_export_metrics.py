@@ -17,7 +17,6 @@ from engine.config.loader import ConfigError, load_config
 from engine.export.metrics import sanitise
 from engine.runtime import Engine
 from tests.canaryfixtures import Feeder
-from tests.enginefixtures import start_engine  # noqa: F401  (fixture)
 from tests.headlessfixtures import canary_section, wait_until
 from tests.httpfixtures import HttpFixture
 

@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from tests.canaryfixtures import Feeder
-from tests.enginefixtures import start_engine  # noqa: F401  (fixture)
 from tests.headlessfixtures import free_port, wait_until
 
 PROMETHEUS = shutil.which("prometheus")

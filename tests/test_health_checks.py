@@ -16,7 +16,6 @@ from engine.health.config import DiskFreeCheck, FileSizeCheck, MemoryCheck, Proc
 from engine.health.local import ProcessProbe, check_dir, check_disk_free, check_file_size, check_memory
 from engine.health.state import FAIL, OK, UNKNOWN, WARN, CheckResult, CheckState, overall
 from engine.snapshot import HealthView
-
 from tests.monitorkit import child, sleeper_binary
 
 

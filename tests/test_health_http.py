@@ -14,7 +14,6 @@ from engine.demo.versions import health_document
 from engine.health.config import HttpCheck
 from engine.health.http import check_http, new_client
 from engine.health.state import FAIL, OK, WARN
-
 from tests.httpfixtures import HttpFixture, Reply, json_reply
 from tests.monitorkit import events, running_engine, wait_for
 

@@ -11,7 +11,6 @@ import psutil
 
 from engine.monitor.config import HostMonitorConfig
 from engine.monitor.host import HostSampler, disk_source
-
 from tests.monitorkit import events, running_engine, wait_for
 
 

@@ -12,7 +12,6 @@ import pytest
 
 from engine.monitor.config import MonitorConfig, ProcessRule
 from engine.monitor.processes import ProcessScanner
-
 from tests.monitorkit import busy_python, child, events, running_engine, sleeper_binary, wait_for
 
 
@@ -51,7 +50,7 @@ def test_found_by_name_cmdline_pid_file_and_self(tmp_path: Path) -> None:
     got = samples(result, "proc:named")
     assert got["running"] == 1 and got["count"] == 1 and got["rss_bytes"] > 0 and "cpu_pct" not in got
     assert [m for _, src, m, _ in result.events if src == "proc:named"] == [
-        "named: following pid %d (name 'opsc-sleep-a')" % by_name.pid]
+        f"named: following pid {by_name.pid} (name 'opsc-sleep-a')"]
 
 
 def test_the_oldest_of_several_matches_is_followed_and_counted(tmp_path: Path) -> None:

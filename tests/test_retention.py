@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -241,7 +242,7 @@ def check_30_days(db: Path, series: int, sample_step: float) -> dict[str, float]
     bound = BYTES_PER_RAW_ROW * raw + BYTES_PER_AGGREGATE_ROW * (minute + hour) + 2_000_000
     assert sizes[-1] <= bound, f"{sizes[-1]:,} bytes > stated bound {bound:,}"
     # Bounded growth: once raw is at its 7 days, a day adds only its aggregates.
-    steady = [b - a for a, b in zip(sizes[9:], sizes[10:])]
+    steady = [b - a for a, b in pairwise(sizes[9:])]
     aggregates_per_day = (minute + hour) / (days - 7)
     assert max(steady) <= BYTES_PER_AGGREGATE_ROW * aggregates_per_day + 1_000_000, steady
     assert file_bytes(db) - db.stat().st_size <= 1_000_000  # the WAL: journal_size_limit 1MB

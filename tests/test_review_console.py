@@ -18,7 +18,8 @@ from engine.history.opener import open_history
 from engine.history.source import HistorySource
 from engine.history.whatif import WhatIfInput
 from tests.ptyrun import PtyProcess
-from tests.reviewfixtures import SYNTHETIC_T0 as T0, synthetic_history
+from tests.reviewfixtures import SYNTHETIC_T0 as T0
+from tests.reviewfixtures import synthetic_history
 
 SIZE = (120, 40)
 

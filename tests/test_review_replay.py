@@ -5,7 +5,6 @@ the console's own six panels must draw the same lines (view tuples, at two width
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 

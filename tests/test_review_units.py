@@ -12,12 +12,12 @@ import pytest
 
 from engine.config.loader import load_config
 from engine.config.schema import Config
+from engine.history import views
 from engine.history.cursor import Range, TimeCursor, TimeParseError, parse_time
 from engine.history.db import EventFilter
 from engine.history.opener import open_history
 from engine.history.runs import plain
 from engine.history.timeline import Mark, classify, strip
-from engine.history import views
 from engine.store.records import to_json
 from tests.reviewfixtures import SYNTHETIC_T0, synthetic_history
 

@@ -17,6 +17,7 @@ from tests.canaryfixtures import http_actuator, running, status, wait_until, wri
 from tests.httpfixtures import HttpFixture
 from tests.test_canary_console import panel_text, settle
 
+
 def canary(window: str) -> str:
     return f"  interval: 50ms\n  stages: [{{weight: 10, hold: manual}}, {{weight: 100}}]\n  rollback_window: {window}\n"
 

@@ -18,7 +18,7 @@ import pytest
 from console.panels.rollout import RolloutPanel
 from engine.commands import Command
 from tests.canaryfixtures import CANARY, Feeder, http_actuator, running, write_config
-from tests.enginefixtures import control_answers, start_engine  # noqa: F401  (fixture)
+from tests.enginefixtures import control_answers
 from tests.headlessfixtures import wait_until
 from tests.httpfixtures import HttpFixture, Reply
 from tests.ptyrun import opsconsole_argv
@@ -68,7 +68,7 @@ def test_a_fresh_1m_hold_reads_1m_to_the_next_promotion(tmp_path: Path, server: 
     assert RolloutPanel._timing(r, r.next_promotion_at)[0] == "in stage 1m · hold done · promotes at the next clean check"
 
 
-def test_rollout_status_writes_rates_as_the_panel_does(start_engine, tmp_path: Path, server: HttpFixture) -> None:  # noqa: F811
+def test_rollout_status_writes_rates_as_the_panel_does(start_engine, tmp_path: Path, server: HttpFixture) -> None:
     feeder = Feeder()
     feeder.set(CANARY, 0.062)
     start_engine(

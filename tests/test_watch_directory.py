@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from tests.watchkit import Recorder, events, health, last, ledger, running, wait_for, write_config
 
 SOURCE = "watch:inbox"

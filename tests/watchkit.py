@@ -67,7 +67,7 @@ def ledger(db: Path) -> dict[str, dict[str, Any]]:
     """watched_files rows by file name."""
     rows = query(db, "SELECT path, size, mtime, digest, status, error, processed_at FROM watched_files")
     keys = ("path", "size", "mtime", "digest", "status", "error", "processed_at")
-    return {Path(r[0]).name: dict(zip(keys, r)) for r in rows}
+    return {Path(r[0]).name: dict(zip(keys, r, strict=True)) for r in rows}
 
 
 def events(db: Path, source: str) -> list[tuple[str, str, str]]:

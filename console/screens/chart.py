@@ -32,10 +32,9 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Static
 
-from engine.snapshot import Snapshot, SourceMode, split_series
-
 from console.chart_history import ChartHistory
 from console.chart_model import WINDOWS, ChartData, ChartLine, Mark, from_snapshot, keys_drawn, thresholds_of, unit_name
+from engine.snapshot import Snapshot, SourceMode, split_series
 
 POINTS = 400  # slots read per line from the history: about two braille dots per column at 200 wide
 SHORT = 0  # index of the window the snapshot's own points serve when live

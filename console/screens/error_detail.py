@@ -9,9 +9,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from engine.snapshot import ErrorGroup
-
 from console.render import age, clock
+from engine.snapshot import ErrorGroup
 
 
 def describe(group: ErrorGroup, now: float | None) -> Content:

@@ -26,11 +26,10 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
+from console.symbols import severity_label
 from engine.history.cursor import format_time
 from engine.history.db import EventFilter, HistoryDB
 from engine.history.eventlog import LogRow, newest_rows, rows_around
-
-from console.symbols import severity_label
 
 LIVE_ROWS = 500
 FILTER_HINT = "kind:alert,gap,audit sev:critical src:canary text"

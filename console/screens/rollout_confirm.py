@@ -18,10 +18,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from engine.snapshot import RolloutView, Snapshot
-
 from console import rollback_window
 from console.rollback_window import clock
+from engine.snapshot import RolloutView, Snapshot
 
 REASON, CONFIRM, SECOND = "reason", "confirm", "second"
 

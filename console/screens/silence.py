@@ -20,11 +20,10 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from engine.alerts.silences import parse_request
-from engine.snapshot import AlertView, Snapshot
-
 from console.panels.health import SEVERITY_STYLES, alert_value
 from console.render import fit
+from engine.alerts.silences import parse_request
+from engine.snapshot import AlertView, Snapshot
 
 DEFAULT_DURATION = "1h"
 CHOOSABLE = ("firing", "pending", "nodata")

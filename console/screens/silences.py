@@ -16,10 +16,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from console.render import clock
 from engine.snapshot import SilenceView, Snapshot
 from engine.units import format_duration
-
-from console.render import clock
 
 
 def remaining(silence: SilenceView, now: float) -> str:

@@ -10,7 +10,7 @@ paging for an alert nobody evaluates any more.
 from __future__ import annotations
 
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.snapshot import AlertView
@@ -21,7 +21,7 @@ FIRING_LIFETIME_RESENDS = 4
 
 
 def rfc3339(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def alert_key(view: AlertView) -> tuple[str, str]:

@@ -33,8 +33,16 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from engine.alerts.ops import Op
-from engine.config.schema import (WRITTEN_SERIES, Duration, Fraction, PositiveDuration, Strict, duration_range, in_range,
-                                  unique_names)
+from engine.config.schema import (
+    WRITTEN_SERIES,
+    Duration,
+    Fraction,
+    PositiveDuration,
+    Strict,
+    duration_range,
+    in_range,
+    unique_names,
+)
 from engine.snapshot import split_series
 
 Function = Literal["last", "ratio", "rate", "increase", "avg_over_time", "max_over_time", "min_over_time",

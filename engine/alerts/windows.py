@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 
 from engine.snapshot import SeriesView
 from engine.units import format_duration
@@ -29,7 +30,7 @@ def window(view: SeriesView | None, now: float, over: float) -> tuple[Sequence[f
     times, values = view.times[lo:hi], view.values[lo:hi]
     if all(math.isfinite(v) for v in values):
         return times, values
-    kept = [(t, v) for t, v in zip(times, values) if math.isfinite(v)]
+    kept = [(t, v) for t, v in zip(times, values, strict=True) if math.isfinite(v)]
     return tuple(t for t, _ in kept), tuple(v for _, v in kept)
 
 
@@ -79,7 +80,7 @@ def increase(view: SeriesView | None, key: str, now: float, over: float, *, per_
         return None, (f"{len(times)} {key} sample in the last {format_duration(over)}; "
                       f"{'a rate' if per_second else 'an increase'} needs 2")
     result = values[-1] - values[0]
-    for before, after in zip(values, values[1:]):
+    for before, after in pairwise(values):
         if after < before:  # a reset: everything counted up to `before` was an increase too
             result += before
     sampled = times[-1] - times[0]

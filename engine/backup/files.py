@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.backup.errors import BackupError, os_error
@@ -55,7 +55,7 @@ class BackupFile:
 
 
 def backup_name(db_path: Path, when: float, method: str) -> str:
-    stamp = datetime.fromtimestamp(when, timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.fromtimestamp(when, UTC).strftime("%Y%m%dT%H%M%S")
     return f"{db_path.stem}-{stamp}.{int(when * 1000) % 1000:03d}Z{SUFFIXES[method]}"
 
 

@@ -24,7 +24,6 @@ from engine.backup.errors import BackupCancelled, BackupError, sqlite_error
 from engine.backup.files import create_private
 from engine.store import StoreError, schema
 
-
 PROGRESS_STEPS = 100_000  # SQLite VM steps between checks of `cancel` (well under a millisecond)
 
 

@@ -29,9 +29,10 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+from engine.backup.compress import sha256_of
 from engine.backup.errors import BackupError, RestoreRefused, os_error, sqlite_error
 from engine.backup.files import (
     MANIFEST_SUFFIX,
@@ -43,7 +44,6 @@ from engine.backup.files import (
     newest_verified,
     remove_quietly,
 )
-from engine.backup.compress import sha256_of
 from engine.backup.verify import Inspection, Manifest, read_manifest, verify_backup
 from engine.lock import EngineLock, EngineLockedError
 from engine.store import StoreError, schema
@@ -80,7 +80,7 @@ class RestoreResult:
 
 
 def _utc(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def database_in_use(path: Path) -> bool:

@@ -12,7 +12,7 @@ import json
 import os
 import sqlite3
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ class Manifest:
 
     def to_json(self) -> str:
         data: dict[str, Any] = asdict(self)
-        data["created"] = datetime.fromtimestamp(self.created_at, timezone.utc).isoformat(timespec="milliseconds")
+        data["created"] = datetime.fromtimestamp(self.created_at, UTC).isoformat(timespec="milliseconds")
         data["saved"] = round(self.saved, 4)
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 

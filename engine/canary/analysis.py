@@ -28,12 +28,13 @@ import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from statistics import fmean, median
 from typing import Required, TypedDict
 
 from engine.canary.config import CanaryConfig, Comparison, Rule
-from engine.evidence.mannwhitney import mann_whitney_u
 from engine.evidence.counts import Counts, Histogram, sum_counts
+from engine.evidence.mannwhitney import mann_whitney_u
 from engine.evidence.stats import fisher_greater, mann_whitney_buckets, wilson_bounds
 from engine.snapshot import split_series
 from engine.units import format_duration, format_value
@@ -269,7 +270,7 @@ def measured_interval(times: Sequence[float]) -> float | None:
     recent = times[-8:]
     if len(recent) < 2:
         return None
-    return median(b - a for a, b in zip(recent, recent[1:]))
+    return median(b - a for a, b in pairwise(recent))
 
 
 class Analysis:
@@ -314,10 +315,10 @@ class Analysis:
                 counter.since = float(saved[2]) or -math.inf
         rules, compare = state.get("rules"), state.get("compare")
         if isinstance(rules, list) and len(rules) == len(self._rules):
-            for counter, saved in zip(self._rules, rules):
+            for counter, saved in zip(self._rules, rules, strict=True):
                 put(counter, saved)
         if isinstance(compare, list) and len(compare) == len(self._compare):
-            for counter, saved in zip(self._compare, compare):
+            for counter, saved in zip(self._compare, compare, strict=True):
                 put(counter, saved)
         put(self._score, state.get("score"))
         put(self._up, state.get("up"))
@@ -332,9 +333,9 @@ class Analysis:
             self.new_stage()
         breach_on_no_data = config.no_data == "breach"
         rules = tuple(self._rule(rule, counter, readings, ctx, count, breach_on_no_data)
-                      for rule, counter in zip(config.rules, self._rules))
+                      for rule, counter in zip(config.rules, self._rules, strict=True))
         comparisons = tuple(self._compare_one(spec, counter, readings, ctx, count)
-                            for spec, counter in zip(config.compare, self._compare))
+                            for spec, counter in zip(config.compare, self._compare, strict=True))
         score, score_rule, score_state = self._judge_comparisons(comparisons, ctx, count, breach_on_no_data)
         up = self._up_check(readings, ctx, count)
 
@@ -465,7 +466,7 @@ class Analysis:
     def _judge_gauge(self, rule: Rule, op: str, limit: float, reading: Reading, since: float,
                      ctx: CheckContext) -> _Judged:
         if reading.times:
-            points = [(t, v) for t, v in zip(reading.times, reading.values) if since < t <= ctx.now]
+            points = [(t, v) for t, v in zip(reading.times, reading.values, strict=True) if since < t <= ctx.now]
         else:
             points = [(ctx.now, v) for v in reading.values]
         if not points and reading.last_time is not None and reading.times and reading.times[-1] <= since:
@@ -763,7 +764,7 @@ def _ratio(canary: float, baseline: float) -> float:
 def _in_window(reading: Reading, since: float, now: float) -> tuple[float, ...]:
     if not reading.times:
         return reading.values
-    return tuple(v for t, v in zip(reading.times, reading.values) if since < t <= now)
+    return tuple(v for t, v in zip(reading.times, reading.values, strict=True) if since < t <= now)
 
 
 def _latest(readings: Mapping[str, Reading]) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import string
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,10 +26,17 @@ from pydantic import (
 
 from engine.canary import nginxconf
 from engine.config.schema import (
-    WRITTEN_DURATION, WRITTEN_SERIES, Duration, PositiveDuration, Strict, WrittenAs, duration_range, in_range,
+    WRITTEN_DURATION,
+    WRITTEN_SERIES,
+    Duration,
+    PositiveDuration,
+    Strict,
+    WrittenAs,
+    duration_range,
+    in_range,
 )
-from engine.units import format_duration, parse_duration
 from engine.snapshot import split_series
+from engine.units import format_duration, parse_duration
 
 PLACEHOLDERS = ("weight", "stable_weight", "service", "rollout_id", "stage")
 MANUAL = "manual"
@@ -114,7 +122,7 @@ class Stage(Strict):
 
 def _stages_make_sense(stages: list[Stage]) -> list[Stage]:
     weights = [stage.weight for stage in stages]
-    for before, after in zip(weights, weights[1:]):
+    for before, after in pairwise(weights):
         if after <= before:
             raise ValueError(f"stage weights must increase, got {before} then {after}")
     for index, stage in enumerate(stages[:-1]):
@@ -154,7 +162,7 @@ class Rule(Strict):
     """For counted rules, a breach also needs the Wilson lower bound at this confidence past the limit; unset: the observed rate decides, e.g. `0.95`."""
 
     @model_validator(mode="after")
-    def _one_limit(self) -> "Rule":
+    def _one_limit(self) -> Rule:
         if (self.max is None) == (self.min is None):
             raise ValueError("give exactly one of max or min")
         return self
@@ -209,7 +217,7 @@ class ScoreConfig(Strict):
     """Failing scores in the whole rollout that roll back; unset: no total limit, e.g. `4`."""
 
     @model_validator(mode="after")
-    def _ordered(self) -> "ScoreConfig":
+    def _ordered(self) -> ScoreConfig:
         if self.marginal_at > self.pass_at:
             raise ValueError(f"marginal_at ({self.marginal_at:g}) must not be above pass_at ({self.pass_at:g})")
         return self

@@ -155,7 +155,7 @@ def matches(pattern: Path, path: Path) -> bool:
     if len(pattern.parts) != len(path.parts):
         return False
     return all(fnmatch.fnmatchcase(name, want) and (not name.startswith(".") or want.startswith("."))
-               for name, want in zip(path.parts, pattern.parts))
+               for name, want in zip(path.parts, pattern.parts, strict=True))
 
 
 def include_problem(main: Path, upstream_file: Path, upstream: str) -> str | None:

@@ -27,7 +27,7 @@ class HistoryUnreadable(Exception):
 
 
 class SeriesWindow:
-    def __init__(self, ctx: "EngineContext", capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, ctx: EngineContext, capacity: int = DEFAULT_CAPACITY) -> None:
         self._ctx = ctx
         self._capacity = capacity
         self._reader: Reader | None = None
@@ -54,7 +54,7 @@ class SeriesWindow:
 
     async def _points(self, source: str, metric: str, t0: float, t1: float) -> Points:
         view = self._ctx.series(source, metric)
-        points = [(t, v) for t, v in zip(view.times, view.values) if t0 <= t <= t1] if view is not None else []
+        points = [(t, v) for t, v in zip(view.times, view.values, strict=True) if t0 <= t <= t1] if view is not None else []
         # A ring that is not full holds everything recorded since this engine started.
         reaches_back = view is not None and (len(view.times) < self._capacity or view.times[0] <= t0)
         if view is None or not reaches_back:

@@ -40,8 +40,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from engine import secrets
-from engine.config.errors import ConfigError, describe_error, describe_value, format_path
 from engine.config import typewalk, yamlfile
+from engine.config.errors import ConfigError, describe_error, describe_value, format_path
 from engine.config.lookup import locate_config
 from engine.config.schema import Config
 

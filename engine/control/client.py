@@ -138,7 +138,7 @@ class ControlClient:
         if sock is not None:
             sock.close()
 
-    def __enter__(self) -> "ControlClient":
+    def __enter__(self) -> ControlClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -31,13 +31,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.statedir import state_dir
 from engine.control.trust import (
     DIR_MODE,
     ControlPathError,
     history_dir_problem,
     private_dir_problem,
 )
+from engine.statedir import state_dir
 
 __all__ = ["ControlPathError", "Place", "db_key", "engine_socket", "places", "socket_candidates",
            "socket_dirs", "socket_path"]

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.demo.files import open_private_append
@@ -34,7 +34,7 @@ class AccessLog:
     ) -> None:
         line = json.dumps(
             {
-                "time": datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds"),
+                "time": datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds"),
                 "ts": round(ts, 6),
                 "upstream": upstream,
                 "method": method,

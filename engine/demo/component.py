@@ -14,8 +14,8 @@ import time
 from engine.component import EngineContext
 from engine.config.schema import DemoConfig
 from engine.demo.loadgen import LoadSample
-from engine.evidence.counts import STANDARD_BOUNDS_MS, record_counts
 from engine.demo.service import DemoService
+from engine.evidence.counts import STANDARD_BOUNDS_MS, record_counts
 
 log = logging.getLogger("opsconsole.demo")
 
@@ -98,4 +98,4 @@ def record_sample(ctx: EngineContext, sample: LoadSample, *, first: bool = False
     if sample.latency_p95_ms is not None:
         ctx.record(SOURCE, "latency_p95_ms", sample.latency_p95_ms, unit="ms")
     record_counts(ctx.record, SOURCE, sample.requests, sample.errors, sample.unavailable,
-                  zip(STANDARD_BOUNDS_MS, sample.buckets), every_bucket=first)
+                  zip(STANDARD_BOUNDS_MS, sample.buckets, strict=True), every_bucket=first)

@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.demo.files import ensure_private_dir, write_atomic
@@ -58,7 +58,7 @@ class InboxWriter:
     def write_one(self) -> Path:
         """Write the next file and trim the inbox to `keep` files. Returns the new file's path."""
         self._seq += 1
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         name = f"{PREFIX}{now:%Y%m%dT%H%M%S.%f}Z-{self._seq:06d}.json"
         document = {
             "id": self._seq,

@@ -32,7 +32,7 @@ def _escape(value: str) -> str:
 def format_labels(names: tuple[str, ...], values: tuple[str, ...]) -> str:
     if not names:
         return ""
-    return "{" + ",".join(f'{name}="{_escape(value)}"' for name, value in zip(names, values)) + "}"
+    return "{" + ",".join(f'{name}="{_escape(value)}"' for name, value in zip(names, values, strict=True)) + "}"
 
 
 def header(name: str, kind: str, help_text: str) -> list[str]:
@@ -96,7 +96,7 @@ class Histogram:
         names = self.label_names + ("le",)
         for labels, counts, total in items:
             cumulative = 0
-            for bound, count in zip(self.buckets + (math.inf,), counts):
+            for bound, count in zip(self.buckets + (math.inf,), counts, strict=True):
                 cumulative += count
                 le = "+Inf" if math.isinf(bound) else repr(bound)
                 lines.append(f"{self.name}_bucket{format_labels(names, labels + (le,))} {cumulative}")

@@ -21,7 +21,7 @@ class CanaryFailsScenario:
         self.weight_changed(state.canary_weight)
 
     @classmethod
-    def attach(cls, state: DemoState, scenario: DemoScenario) -> "CanaryFailsScenario | None":
+    def attach(cls, state: DemoState, scenario: DemoScenario) -> CanaryFailsScenario | None:
         if scenario.canary_fails_at_weight is None:
             return None
         story = cls(state, scenario)

@@ -8,9 +8,9 @@ the engine's component wraps `start()` / `stop()` in `asyncio.to_thread` and the
 from __future__ import annotations
 
 import errno
-from functools import partial
 import logging
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar

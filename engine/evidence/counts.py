@@ -92,13 +92,13 @@ class Histogram:
         return sum(self.counts)
 
     @classmethod
-    def of(cls, buckets: Mapping[float, float]) -> "Histogram":
+    def of(cls, buckets: Mapping[float, float]) -> Histogram:
         bounds = tuple(sorted(buckets))
         return cls(bounds, tuple(buckets[b] for b in bounds))
 
     def quantile(self, q: float) -> float | None:
         cumulative, total = [], 0.0
-        for bound, count in zip(self.bounds, self.counts):
+        for bound, count in zip(self.bounds, self.counts, strict=True):
             total += count
             cumulative.append((bound, total))
         return histogram_quantile(q, cumulative)
@@ -106,7 +106,7 @@ class Histogram:
     def count_above(self, limit: float) -> float:
         """Observations above `limit`, interpolating linearly inside the bucket that holds it."""
         above, lower = 0.0, 0.0
-        for bound, count in zip(self.bounds, self.counts):
+        for bound, count in zip(self.bounds, self.counts, strict=True):
             if lower >= limit:
                 above += count
             elif bound > limit:
@@ -116,12 +116,12 @@ class Histogram:
                 lower = bound
         return above
 
-    def on_bounds(self, bounds: Sequence[float]) -> "Histogram":
+    def on_bounds(self, bounds: Sequence[float]) -> Histogram:
         """The same observations on coarser bounds (each of ours that is not in `bounds` folds
         into the next one that is); used to compare two histograms on their common bounds."""
         keep = sorted(bounds)
         out = [0.0] * len(keep)
-        for bound, count in zip(self.bounds, self.counts):
+        for bound, count in zip(self.bounds, self.counts, strict=True):
             out[min(bisect.bisect_left(keep, bound), len(keep) - 1)] += count
         return Histogram(tuple(keep), tuple(out))
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
-from engine.evidence.mannwhitney import UTest, normal_sf
 from engine.evidence.counts import Histogram, common_bounds
+from engine.evidence.mannwhitney import UTest, normal_sf
 
 
 def z_for(confidence: float) -> float:
@@ -70,7 +70,7 @@ def mann_whitney_buckets(a: Histogram, b: Histogram) -> UTest:
     u = 0.0
     b_below = 0.0
     tie_term = 0.0
-    for ca, cb in zip(a.counts, b.counts):
+    for ca, cb in zip(a.counts, b.counts, strict=True):
         u += ca * (b_below + cb / 2)
         b_below += cb
         t = ca + cb

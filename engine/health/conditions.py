@@ -72,7 +72,7 @@ class Condition:
     expected: Any
 
     @classmethod
-    def parse(cls, text: str) -> "Condition":
+    def parse(cls, text: str) -> Condition:
         match = _CONDITION.match(text)
         if not match:
             raise ValueError(f"cannot read the condition {text!r} (expected e.g. status == \"healthy\")")

@@ -20,7 +20,7 @@ back to OK after `success_threshold` good ones (Gatus' failure-threshold / succe
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -69,7 +69,7 @@ class DiskFreeCheck(CheckBase):
     """WARN below this share free, in percent, e.g. `15`."""
 
     @model_validator(mode="after")
-    def _has_a_limit(self) -> "DiskFreeCheck":
+    def _has_a_limit(self) -> DiskFreeCheck:
         if self.min is None and self.min_pct is None:
             raise ValueError("give min (e.g. 1GB) and/or min_pct (e.g. 5)")
         if self.warn_min is not None and self.min is not None and self.warn_min <= self.min:
@@ -88,7 +88,7 @@ class MemoryCheck(CheckBase):
     """WARN above this share, in percent (below `max_pct`), e.g. `80`."""
 
     @model_validator(mode="after")
-    def _warn_below_max(self) -> "MemoryCheck":
+    def _warn_below_max(self) -> MemoryCheck:
         if self.warn_pct is not None and self.warn_pct >= self.max_pct:
             raise ValueError(f"warn_pct ({self.warn_pct:g}) must be below max_pct ({self.max_pct:g})")
         return self
@@ -105,7 +105,7 @@ class FileSizeCheck(CheckBase):
     """WARN above this size (below `max`), e.g. `50MB`."""
 
     @model_validator(mode="after")
-    def _warn_below_max(self) -> "FileSizeCheck":
+    def _warn_below_max(self) -> FileSizeCheck:
         if self.warn is not None and self.warn >= self.max:
             raise ValueError(f"warn ({format_size(self.warn)}) must be below max ({format_size(self.max)})")
         return self
@@ -155,7 +155,7 @@ class HttpCheck(CheckBase):
 
 
 HealthCheck = Annotated[
-    Union[DirCheck, DiskFreeCheck, MemoryCheck, FileSizeCheck, ProcessCheck, HttpCheck],
+    DirCheck | DiskFreeCheck | MemoryCheck | FileSizeCheck | ProcessCheck | HttpCheck,
     Field(discriminator="kind"),
 ]
 

@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 
 from engine.collect.client import describe_transport_error
-
 from engine.health.conditions import Condition, lookup, parse_path
 from engine.health.config import HttpCheck
 from engine.health.state import FAIL, OK, WARN, CheckResult

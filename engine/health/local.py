@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from engine.health.config import DirCheck, DiskFreeCheck, FileSizeCheck, MemoryCheck, ProcessCheck
+from engine.health.config import DiskFreeCheck, FileSizeCheck, MemoryCheck, ProcessCheck
 from engine.health.state import FAIL, OK, WARN, CheckResult
 from engine.monitor.processes import ProcessTable, candidates, needs_cmdline, needs_table, oldest
 from engine.units import format_duration, format_size

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from engine.canary.analysis import Reading
 from engine.canary.checking import UP_SERIES
 from engine.canary.readings import build_reading
-from engine.snapshot import split_series
 from engine.history.db import HistoryDB
 from engine.history.runs import Run
+from engine.snapshot import split_series
 
 CHUNK = 3600.0  # seconds of samples read per series at a time
 PHASE_SLACK = 1e-4  # a check's trace is recorded at least this long after the check began
@@ -70,7 +70,7 @@ class SampleCache:
             self._load(key, loaded, t0, t1)
         lo = bisect.bisect_left(loaded.times, t0)
         hi = bisect.bisect_right(loaded.times, t1)
-        return list(zip(loaded.times[lo:hi], loaded.values[lo:hi]))
+        return list(zip(loaded.times[lo:hi], loaded.values[lo:hi], strict=True))
 
     def _load(self, key: str, loaded: _Loaded, t0: float, t1: float) -> None:
         source, metric = split_series(key)

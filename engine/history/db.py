@@ -45,7 +45,7 @@ class EventFilter:
     text: str = ""
 
     @classmethod
-    def parse(cls, text: str) -> "EventFilter":
+    def parse(cls, text: str) -> EventFilter:
         """`kind:alert,gap sev:critical src:canary words to find` — any order, every part optional."""
         kinds: list[str] = []
         severities: list[str] = []
@@ -88,7 +88,7 @@ PAUSE_EVENTS = ("kind = 'action' AND source = 'engine'"
 
 
 def event_dict(row: Sequence[Any]) -> dict[str, Any]:
-    event = dict(zip(EVENT_COLUMNS, row))
+    event = dict(zip(EVENT_COLUMNS, row, strict=True))
     event["data"] = parse_json(event["data"])
     return event
 
@@ -288,7 +288,7 @@ class HistoryDB(Reader):
         columns = ("id", "t", "user", "address", "origin", "action", "args", "result", "ok")
         out = []
         for row in rows:
-            record = dict(zip(columns, row))
+            record = dict(zip(columns, row, strict=True))
             record["args"] = parse_json(record["args"])
             record["ok"] = bool(record["ok"])
             out.append(record)
@@ -319,7 +319,7 @@ class HistoryDB(Reader):
             try:
                 cursor = self._conn.execute(sql, tuple(params))
                 columns = [c[0] for c in cursor.description]
-                return [dict(zip(columns, row)) for row in cursor.fetchall()]
+                return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot read {self.path}: {exc}") from exc
 

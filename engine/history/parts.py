@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from engine.errorbook import context_text
@@ -403,14 +404,15 @@ def process_views(db: HistoryDB, run: Run, t: float, lookup: Lookup) -> tuple[Pr
     if not names:
         return ()
     last = {e["source"]: e for e in db.latest_per("monitor", "source", run.started, t, "source LIKE 'proc:%'")}
+
+    def last_value(source: str, metric: str) -> float | None:
+        view = lookup(source, metric)
+        return view.last if view is not None else None
+
     views = []
     for name in names:
         source = f"proc:{name}"
-
-        def value(metric: str) -> float | None:
-            view = lookup(source, metric)
-            return view.last if view is not None else None
-
+        value = partial(last_value, source)
         event = last.get(source)
         gone = event is not None and "why" in (event["data"] or {})
         running = value("running")

@@ -34,7 +34,7 @@ RUN_RECORD_FORMAT = 1
 
 
 def run_record(
-    loaded: "LoadedConfig", configured: Iterable[str], components: Iterable[str], read_only: bool
+    loaded: LoadedConfig, configured: Iterable[str], components: Iterable[str], read_only: bool
 ) -> dict[str, Any]:
     """The data of the "engine started" event (see the module docstring)."""
     return {
@@ -81,7 +81,7 @@ class Run:
     read_only: bool = False
     configured: frozenset[str] = frozenset()
     components: tuple[str, ...] = ()
-    config: "Config | None" = field(default=None, compare=False)
+    config: Config | None = field(default=None, compare=False)
     config_problem: str = ""  # why `config` is None
     recorded: bool = False  # the start event carried a run record
 
@@ -94,7 +94,7 @@ class Run:
         return self.ended is not None and t > self.ended
 
 
-def parse_config(data: Any) -> tuple["Config | None", str]:
+def parse_config(data: Any) -> tuple[Config | None, str]:
     """The recorded config validated by this version's schema, or (None, why not)."""
     from engine.config.schema import Config
 
@@ -109,7 +109,7 @@ def parse_config(data: Any) -> tuple["Config | None", str]:
         return None, f"the recorded config does not validate here: {' '.join(first[:3])}"
 
 
-def find_runs(db: "HistoryDB", first: float) -> list[Run]:
+def find_runs(db: HistoryDB, first: float) -> list[Run]:
     """Every run in the file, oldest first; `first` is the file's first record (the start of a
     run that has no start event)."""
     starts: list[dict[str, Any]] = []

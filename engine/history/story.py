@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
-from engine.snapshot import split_series
 from engine.history import views
 from engine.history.db import HistoryDB
 from engine.history.runs import Run, run_at
+from engine.snapshot import split_series
 
 AROUND = 60.0  # seconds before and after a decision
 AUDIT_MATCH = 2.0  # seconds: an audit row this close to a decision belongs to it

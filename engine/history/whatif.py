@@ -322,9 +322,8 @@ def simulate_alerts(db: HistoryDB, runs: Sequence[Run], rules: Sequence[Any], si
                     until: float) -> dict[str, list[tuple[float, str]]]:
     """Each rule's transitions into firing and resolved over [since, until], evaluated by the
     engine's evaluator every EVALUATE_EVERY seconds while an engine ran."""
-    from engine.alerts.evaluator import EVALUATE_EVERY
     from engine.alerts.config import window_spans
-    from engine.alerts.evaluator import AlertEvaluator
+    from engine.alerts.evaluator import EVALUATE_EVERY, AlertEvaluator
 
     out: dict[str, list[tuple[float, str]]] = {rule.name: [] for rule in rules}
     if not rules:
@@ -332,23 +331,25 @@ def simulate_alerts(db: HistoryDB, runs: Sequence[Run], rules: Sequence[Any], si
     keys = sorted({rule.series for rule in rules})
     samples = SampleCache(db, keys)
     windows = WindowSamples(db, window_spans(list(rules)))
+    clock = Clock(since)
+
+    def lookup(source: str, metric: str) -> SeriesView | None:
+        found = windows.view(source, metric, clock.t)  # what the live WindowFeed holds
+        if found is not None:
+            return found
+        newest = samples.latest(f"{source}/{metric}", clock.t)  # what the live ring's newest is
+        if newest is None:
+            return None
+        value = math.nan if newest[1] is None else newest[1]
+        return SeriesView(source, metric, (newest[0],), (value,), samples.unit(f"{source}/{metric}"))
+
     for run in runs:
         end = run.ended if run.ended is not None else (run.next_start if run.next_start is not None else until)
         lo, hi = max(since, run.started), min(until, end)
         if hi <= lo:
             continue
-        clock = Clock(lo)
+        clock.t = lo
         evaluator = AlertEvaluator(list(rules), clock=clock)  # a new engine: rules start inactive
-
-        def lookup(source: str, metric: str) -> SeriesView | None:
-            found = windows.view(source, metric, clock.t)  # what the live WindowFeed holds
-            if found is not None:
-                return found
-            newest = samples.latest(f"{source}/{metric}", clock.t)  # what the live ring's newest is
-            if newest is None:
-                return None
-            value = math.nan if newest[1] is None else newest[1]
-            return SeriesView(source, metric, (newest[0],), (value,), samples.unit(f"{source}/{metric}"))
 
         steps = int((hi - lo) // EVALUATE_EVERY)
         for k in range(steps + 1):

@@ -64,7 +64,7 @@ class ProcessMatch(Strict):
     """`true`: the opsconsole process itself."""
 
     @model_validator(mode="after")
-    def _exactly_one_way(self) -> "ProcessMatch":
+    def _exactly_one_way(self) -> ProcessMatch:
         given = [key for key, value in (("match", self.match), ("cmdline", self.cmdline),
                                         ("pid_file", self.pid_file), ("self", self.self_)) if value]
         if len(given) != 1:

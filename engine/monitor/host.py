@@ -88,7 +88,7 @@ class HostSampler:
         reading.add(SOURCE, "mem_total_bytes", mem.total, "B")
         reading.add(SOURCE, "swap_pct", swap.percent, "%")
         reading.add(SOURCE, "swap_used_bytes", swap.used, "B")
-        for name, value in zip(("load1", "load5", "load15"), os.getloadavg()):
+        for name, value in zip(("load1", "load5", "load15"), os.getloadavg(), strict=True):
             reading.add(SOURCE, name, value)
 
     @staticmethod
@@ -130,7 +130,7 @@ class HostSampler:
                 continue
             if old is None:
                 continue
-            for name, a, b in zip(names, new, old):
+            for name, a, b in zip(names, new, old, strict=True):
                 if a >= b:  # a counter reset (device removed) gives no rate, never a negative one
                     reading.add(SOURCE, name, (a - b) / elapsed, "B/s")
 

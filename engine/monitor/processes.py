@@ -20,9 +20,9 @@ import asyncio
 import os
 import re
 import time
-from functools import partial
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 

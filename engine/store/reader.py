@@ -18,7 +18,7 @@ from engine.store import schema
 from engine.store.errors import StoreError
 
 
-def open_reader(path: Path) -> "Reader":
+def open_reader(path: Path) -> Reader:
     """Open an existing history read-only. StoreError (naming the file) if it is missing, not
     SQLite, not an opsconsole history, or newer than this opsconsole understands."""
     path = Path(path).expanduser()
@@ -156,7 +156,7 @@ class Reader:
         )
         if not rows:
             return None
-        return dict(zip(("source", "path", "inode", "device", "offset", "head", "updated_at"), rows[0]))
+        return dict(zip(("source", "path", "inode", "device", "offset", "head", "updated_at"), rows[0], strict=True))
 
     def rollouts(self, service: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         """The newest `limit` rollouts (of `service`, if given), newest first: the current one is [0]."""
@@ -167,7 +167,7 @@ class Reader:
             f"SELECT {', '.join(columns)} FROM rollouts {where}ORDER BY id DESC LIMIT ?",
             [*params, int(limit)],
         )
-        return [dict(zip(columns, row)) for row in rows]
+        return [dict(zip(columns, row, strict=True)) for row in rows]
 
     def time_range(self) -> tuple[float, float] | None:
         """(first, last) time of any sample or event; None for an empty history.
@@ -205,7 +205,7 @@ class Reader:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> "Reader":
+    def __enter__(self) -> Reader:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -45,7 +45,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-
 import engine
 from engine.config.schema import StoreConfig
 from engine.store import paths

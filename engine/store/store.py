@@ -42,7 +42,7 @@ class Store:
         self._intern_lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: Path, config: StoreConfig) -> "Store":
+    def open(cls, path: Path, config: StoreConfig) -> Store:
         """Create or open and migrate the history at `path`, then start the writer thread.
 
         Raises StoreError (a sentence naming the file) if it cannot; in that case nothing changed.
@@ -170,7 +170,7 @@ class Store:
     def stats(self) -> WriterStats:
         return self._writer.stats()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:

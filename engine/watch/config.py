@@ -188,7 +188,7 @@ class WatchSourceConfig(Strict):
         return value
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "WatchSourceConfig":
+    def _one_kind(self) -> WatchSourceConfig:
         if (self.dir is None) == (self.log is None):
             raise ValueError("needs exactly one of dir: (a directory to watch) or log: (a log file to tail)")
         if self.log is not None:

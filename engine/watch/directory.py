@@ -67,7 +67,7 @@ class _Counts:
     seconds: float = 0.0
     records: int | None = None  # what the processor counted (json documents, lines), if it counts
 
-    def take(self) -> "_Counts":
+    def take(self) -> _Counts:
         taken = _Counts(self.files, self.bytes, self.seconds, self.records)
         self.files, self.bytes, self.seconds, self.records = 0, 0, 0.0, None
         return taken

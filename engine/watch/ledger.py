@@ -44,7 +44,7 @@ class Ledger:
         self._since_scan: array | None = None  # recorded while a rebuild's scan runs
 
     @classmethod
-    def load(cls, store: Store, directory: str | Path) -> "Ledger":
+    def load(cls, store: Store, directory: str | Path) -> Ledger:
         """Blocking (run it in a thread): flush what this process queued, then read the rows.
 
         The flush matters after a restart of the source inside a running engine: rows it wrote

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from engine.evidence.counts import STANDARD_BOUNDS_MS, UNAVAILABLE_STATUSES, bin_index
-from engine.watch.parsers import ParseError, Parsed
+from engine.watch.parsers import Parsed, ParseError
 
 MAX_LABELS = 50
 OTHER_LABEL = "other"

@@ -163,7 +163,7 @@ class LogSource:
             first = label not in self._counted
             self._counted.add(label)
             record_counts(ctx.record, f"{source}:{label}", counts[0], counts[2], counts[5],
-                          zip(STANDARD_BOUNDS_MS, counts[6]), t=now, every_bucket=first)
+                          zip(STANDARD_BOUNDS_MS, counts[6], strict=True), t=now, every_bucket=first)
         for s in self.window.summaries(list(self.labels.seen)):
             labelled = f"{source}:{s.label}"
             ctx.record(labelled, "requests_per_s", s.requests_per_s, unit="/s")

@@ -160,7 +160,7 @@ def _unreadable(path: str, exc: OSError) -> FileResult:
 class _Chunks:
     """The content of a large file in READ_CHUNK pieces, hashed as it goes by."""
 
-    def __init__(self, fd: int, hasher: "hashlib._Hash") -> None:
+    def __init__(self, fd: int, hasher: hashlib._Hash) -> None:
         self._fd = fd
         self._hasher = hasher
         self.total = 0

@@ -10,6 +10,7 @@ import math
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -173,7 +174,7 @@ async def test_zoom_reads_the_running_engines_history_for_the_longer_windows(his
         assert screen.data is not None and screen.data.t1 - screen.data.t0 == 3600
         labels = plot.splitlines()[-1].split()  # clock times under the x axis, ten minutes apart
         minutes = [int(x[:2]) * 60 + int(x[3:]) for x in labels]
-        assert len(labels) >= 5 and all(b - a in (10, 10 - 1440) for a, b in zip(minutes, minutes[1:])), labels
+        assert len(labels) >= 5 and all(b - a in (10, 10 - 1440) for a, b in pairwise(minutes)), labels
         # the recorded transitions, 100 s apart at the hour's end: the last one's label is read,
         # the legend counts them all
         assert "rolled-back▕" in plot and "rollout stage changes: 4" in legend

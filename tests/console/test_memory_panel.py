@@ -3,8 +3,6 @@ CHART_EVERY seconds), sparklines when not, disk and I/O rows, and processes by R
 
 from __future__ import annotations
 
-
-
 from console_fakes import T0, series, snap
 
 from console.panels.memory import CHART_EVERY

@@ -83,7 +83,7 @@ def run_both(config: Path, workspace: dict[str, Path], env: dict[str, str], pref
         for args in commands
     ]
     results = []
-    for args, proc in zip(commands, procs):
+    for args, proc in zip(commands, procs, strict=True):
         out, err = proc.communicate(timeout=TIMEOUT)
         results.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
     return results

@@ -30,6 +30,7 @@ import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import psutil
@@ -199,7 +200,7 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
 
 
 def inter_arrivals(hits: list[Seen]) -> list[float]:
-    return [b.t - a.t for a, b in zip(hits, hits[1:])]
+    return [b.t - a.t for a, b in pairwise(hits)]
 
 
 def test_healthy_targets_keep_their_cadence_and_never_get_a_gap(drill: Drill) -> None:
@@ -325,8 +326,8 @@ def test_a_huge_valid_page_is_parsed_off_the_loop(tmp_path: Path) -> None:
                                       " WHERE k.source = 'host' AND k.metric = 'cpu_pct' AND s.t > ? ORDER BY s.t", (since,))]
         beats = [seen.t for seen in server.hits("/heartbeat")]
         parses = len(server.hits("/bloated"))
-    host_gap = max(b - a for a, b in zip(host, host[1:]))
-    beat_gap = max(b - a for a, b in zip(beats, beats[1:]))
+    host_gap = max(b - a for a, b in pairwise(host))
+    beat_gap = max(b - a for a, b in pairwise(beats))
     print(f"\n{parses} scrapes of a {len(bloated_page()) / 1e6:.1f} MB page: control round trip max {max(round_trips) * 1000:.0f} ms"
           f" (median {statistics.median(round_trips) * 1000:.0f} ms), host samples' longest gap {host_gap:.3f}s"
           f" ({HOST_INTERVAL:g}s interval), heartbeat's {beat_gap:.3f}s ({HEARTBEAT:g}s)")
