@@ -22,8 +22,8 @@ from pydantic import AfterValidator, Field, ModelWrapValidatorHandler, Validatio
 from pydantic_core import PydanticCustomError
 
 from engine import secrets
-from engine.collect.jsonpath import parse_path
 from engine.config.schema import PositiveDuration, Size, Strict, duration_range, in_range
+from engine.jsonpath import parse_path
 from engine.units import parse_duration, parse_size
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -236,7 +236,7 @@ class CollectConfig(Strict):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _unique_names(cls, data: Any, handler: ModelWrapValidatorHandler["CollectConfig"]) -> "CollectConfig":
+    def _unique_names(cls, data: Any, handler: ModelWrapValidatorHandler[CollectConfig]) -> CollectConfig:
         """Names are checked on the data as written, so a duplicate is reported beside the section's
         other problems (not only once they are fixed) and at its own `name:` line."""
         duplicates = _duplicate_names(data)

@@ -1,7 +1,7 @@
 """Conditions on a JSON health document: `status == "healthy"`, `checks[0].latency_ms < 250`.
 
     <path> <op> <literal>
-    path:    keys joined by dots, list items as [n]: components.database.status
+    path:    keys joined by dots, list items as [n]: components.database.status (engine/jsonpath.py)
     op:      == != > >= < <=   (ordering needs numbers on both sides)
     literal: "text" or 'text', a number, true, false, null
 
@@ -16,39 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.alerts.ops import OPERATORS, ORDERING
+from engine.jsonpath import follow, parse_path
 
 _CONDITION = re.compile(r"^\s*(?P<path>[^\s=!<>]+)\s*(?P<op>==|!=|>=|<=|>|<)\s*(?P<literal>.+?)\s*$")
-_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-_MISSING = object()
-
-
-def parse_path(text: str) -> tuple[str | int, ...]:
-    """"components.db.status" -> ("components", "db", "status"); "checks[0].ok" -> ("checks", 0, "ok")."""
-    parts: list[str | int] = []
-    position = 0
-    for match in _PATH_PART.finditer(text):
-        between = text[position:match.start()]
-        if between not in ("", "."):
-            raise ValueError(f"cannot read the path {text!r} near {between!r}")
-        key, index = match.groups()
-        parts.append(int(index) if index is not None else key)
-        position = match.end()
-    if not parts or text[position:] or text.startswith("."):
-        raise ValueError(f"cannot read the path {text!r} (write keys joined by dots, list items as [0])")
-    return tuple(parts)
-
-
-def lookup(document: Any, path: tuple[str | int, ...]) -> Any:
-    """The value at `path`, or _MISSING."""
-    value = document
-    for part in path:
-        if isinstance(part, int) and isinstance(value, list) and part < len(value):
-            value = value[part]
-        elif isinstance(part, str) and isinstance(value, dict) and part in value:
-            value = value[part]
-        else:
-            return _MISSING
-    return value
 
 
 def _literal(text: str) -> Any:
@@ -83,8 +53,8 @@ class Condition:
 
     def check(self, document: Any) -> str | None:
         """None when the condition holds; otherwise why not, e.g. 'status == "healthy": got "degraded"'."""
-        actual = lookup(document, self.path)
-        if actual is _MISSING:
+        found, actual, _ = follow(document, self.path)
+        if not found:
             return f"{self.text}: {'.'.join(map(str, self.path))} is missing"
         if self.op in ORDERING and not _is_number(actual):
             return f"{self.text}: got {json.dumps(actual)}, not a number"

@@ -20,9 +20,10 @@ from typing import Any
 import httpx
 
 from engine.collect.client import describe_transport_error
-from engine.health.conditions import Condition, lookup, parse_path
+from engine.health.conditions import Condition
 from engine.health.config import HttpCheck
 from engine.health.state import FAIL, OK, WARN, CheckResult
+from engine.jsonpath import follow, parse_path
 from engine.units import format_duration, format_size
 
 MAX_BODY = 1_000_000  # bytes
@@ -90,7 +91,7 @@ def evaluate(check: HttpCheck, status: int, body: bytes, elapsed_ms: float) -> C
 def _components(check: HttpCheck, document: Any) -> tuple[tuple[tuple[str, str], ...], list[tuple[str, str]]]:
     """Per-component results from a mapping {name: "healthy"}, {name: {"status": ...}} or a list of
     {"name": ..., "status": ...}."""
-    found = lookup(document, parse_path(check.components or ""))
+    _, found, _ = follow(document, parse_path(check.components or ""))
     if isinstance(found, dict):
         items = [(str(name), _status_of(value)) for name, value in found.items()]
     elif isinstance(found, list):

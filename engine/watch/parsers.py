@@ -39,6 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from engine.jsonpath import getter
+
 Parsed = tuple[str, int | None, float | None]  # (label, HTTP status, latency in ms)
 
 NO_LABEL = "all"  # the one label when the source has no `label:` field
@@ -144,24 +146,6 @@ def check_groups(spec: ParserSpec) -> list[str]:
     ]
 
 
-def _getter(path: str) -> Callable[[dict[str, Any]], Any]:
-    """`a.b.c` -> a function reading d["a"]["b"]["c"] (None when any step is missing)."""
-    parts = path.split(".")
-    if len(parts) == 1:
-        key = parts[0]
-        return lambda d: d.get(key)
-
-    def get(d: dict[str, Any]) -> Any:
-        value: Any = d
-        for part in parts:
-            if not isinstance(value, dict):
-                return None
-            value = value.get(part)
-        return value
-
-    return get
-
-
 def _status(value: Any, field: str) -> int:
     if type(value) is int:
         return value
@@ -213,9 +197,9 @@ def _named(parse: Callable[[bytes], Parsed], names: dict[str, str]) -> Callable[
 
 def _json_parser(spec: ParserSpec, factor: float) -> Callable[[bytes], Parsed]:
     loads = json.loads
-    label_of = _getter(spec.label) if spec.label else None
-    status_of = _getter(spec.status_field) if spec.status_field else None
-    latency_of = _getter(spec.latency_field) if spec.latency_field else None
+    label_of = getter(spec.label) if spec.label else None
+    status_of = getter(spec.status_field) if spec.status_field else None
+    latency_of = getter(spec.latency_field) if spec.latency_field else None
     status_name, latency_name = spec.status_field or "", spec.latency_field or ""
 
     def parse(line: bytes) -> Parsed:

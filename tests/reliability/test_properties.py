@@ -33,10 +33,10 @@ from engine.collect.formats.base import Decoded, Request
 from engine.collect.formats.json_fields import JsonFormat
 from engine.collect.formats.prometheus import PrometheusFormat
 from engine.collect.formats.prometheus import parse as parse_prometheus
-from engine.collect.jsonpath import parse_path
 from engine.config.errors import ConfigError
 from engine.config.loader import load_config
 from engine.config.schema import Config
+from engine.jsonpath import parse_path
 from engine.units import parse_duration, parse_size
 from engine.watch import parsers
 

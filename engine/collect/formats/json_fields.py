@@ -5,7 +5,7 @@ from __future__ import annotations
 from engine.collect.client import Answer
 from engine.collect.config import JsonTarget
 from engine.collect.formats.base import Decoded, Request, Sample, as_number, load_json
-from engine.collect.jsonpath import follow, parse_path
+from engine.jsonpath import follow, parse_path
 
 
 class JsonFormat:

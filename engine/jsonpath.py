@@ -1,11 +1,14 @@
-"""Field paths into a JSON document: `data.requests.total`, `items[0].value`.
+"""Field paths into a JSON document: `data.requests.total`, `items[0].value`, `components.db.status`.
 
-Its own module so the config can check a path when the file is loaded (a typo is a config error
-with a line number, not a runtime surprise)."""
+The one reader of such paths, for collect's `fields:`, health checks' conditions and components,
+and JSON log fields. Parsed when the config is loaded, so a typo is a config error with a line
+number, not a runtime surprise.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -45,3 +48,13 @@ def follow(document: Any, steps: tuple[PathStep, ...]) -> tuple[bool, Any, str]:
             walked += f".{step}" if walked else step
         node = node[step]
     return True, node, walked
+
+
+def getter(path: str) -> Callable[[dict[str, Any]], Any]:
+    """A reader of one path for a hot loop (a log line's fields): the value, or None when any step
+    is missing. A plain key is one dict lookup."""
+    steps = parse_path(path)
+    if len(steps) == 1 and isinstance(steps[0], str):
+        key = steps[0]
+        return lambda d: d.get(key)
+    return lambda d: follow(d, steps)[1]
