@@ -28,7 +28,7 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import ScrollableContainer, Vertical
+from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.timer import Timer
@@ -36,7 +36,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
 from console.actions import bindings
-from console.app import OpsConsoleApp
+from console.app import OpsConsoleApp, PanelArea
 from engine.history.cursor import HOUR, MINUTE, TimeCursor, TimeParseError, format_time, parse_time
 from engine.history.source import HistorySource
 from engine.history.timeline import Mark, column_of, marks, strip
@@ -148,7 +148,7 @@ class ReviewApp(OpsConsoleApp):
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield self.header
-        with ScrollableContainer(id="panels", can_focus=False):
+        with PanelArea(id="panels", can_focus=False):  # switches to the compact layout on a resize
             yield from self.panels
         yield self.strip
         yield Footer()

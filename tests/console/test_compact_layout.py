@@ -5,11 +5,18 @@ never cover the Rollout panel; throughput sparklines draw."""
 from __future__ import annotations
 
 import pytest
-from console_fakes import DemoSource, T0, series, snap
+from console_fakes import T0, DemoSource, series, snap
 from textual.widgets._toast import Toast
 
 from engine.snapshot import (
-    AlertView, EngineState, ErrorGroup, GapView, HealthView, RolloutView, RuleView, TargetView,
+    AlertView,
+    EngineState,
+    ErrorGroup,
+    GapView,
+    HealthView,
+    RolloutView,
+    RuleView,
+    TargetView,
 )
 
 PANELS = ("throughput", "memory", "errors", "gaps", "health", "rollout")
@@ -172,3 +179,19 @@ def test_summary_names_stay_apart():
     assert short_names(["collect:baseline", "collect:canary", "log:access:baseline", "engine"]) == {
         "collect:baseline": "baseline", "collect:canary": "canary", "log:access:baseline": "access:baseline",
         "engine": "engine"}
+
+
+async def test_review_switches_layouts_on_a_resize(tmp_path):
+    from console.review import ReviewApp
+    from engine.history.opener import open_history
+    from engine.history.source import HistorySource
+    from tests.reviewfixtures import synthetic_history
+
+    app = ReviewApp(HistorySource(open_history(synthetic_history(tmp_path / "h"))))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert not app.compact
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert app.compact and sum(p.summarized for p in app.panels) == 5
+    app.history.close()
