@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import httpx
@@ -78,7 +79,7 @@ def cadence(times_by_target: list[list[float]], interval: float, t0: float) -> d
     for times in times_by_target:
         times = [t for t in times if t >= t0]
         answers += len(times)
-        errors += [abs((b - a) - interval) for a, b in zip(times, times[1:])]
+        errors += [abs((b - a) - interval) for a, b in pairwise(times)]
         if len(times) > 1:  # a missed answer shows here as a whole interval of drift
             drifts.append((times[-1] - times[0]) - (len(times) - 1) * interval)
     errors.sort()

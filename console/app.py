@@ -32,11 +32,8 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
 
-from engine.commands import Command, CommandResult
-from engine.snapshot import SilenceView, Snapshot, SnapshotSource
-
-from console.compact import is_compact
 from console.actions import BY_ID, DOING, ActionSpec, ActionsProvider, bindings, refusal, write_refusal
+from console.compact import is_compact
 from console.header import HeaderBar
 from console.panels.base import Panel
 from console.panels.errors import ErrorsPanel
@@ -50,6 +47,8 @@ from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
 from console.symbols import toast_label
 from console.themes import DEFAULT_THEME, load_themes, next_theme
+from engine.commands import Command, CommandResult
+from engine.snapshot import SilenceView, Snapshot, SnapshotSource
 
 if TYPE_CHECKING:
     from engine.history.opener import OpenedHistory

@@ -16,9 +16,7 @@ import threading
 from types import FrameType
 from typing import Any
 
-from console import cli_backup
-from console import cli_remote
-from console import cli_review
+from console import cli_backup, cli_remote, cli_review
 from engine import __version__
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
@@ -228,9 +226,9 @@ def run_console(args: argparse.Namespace) -> int:
     ui = loaded.config.ui
     apply_color_system(args.color_system or ui.color_system)
 
+    from engine.lock import EngineLockedError
     from engine.logsetup import setup_logging
     from engine.runtime import Engine, EngineStartError
-    from engine.lock import EngineLockedError
     from engine.store import StoreError
 
     try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from console.lines import Line, Span, line
+from console.lines import Line, Span
 from console.rollout_text import crop
 from console.symbols import status_label
 

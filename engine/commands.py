@@ -20,7 +20,7 @@ class Actor:
     origin: str = "tui"  # tui / cli / attach / engine
 
     @classmethod
-    def current(cls, origin: str = "tui") -> "Actor":
+    def current(cls, origin: str = "tui") -> Actor:
         try:
             user = getpass.getuser()
         except (KeyError, OSError):  # no passwd entry (containers): fall back to the uid
@@ -53,5 +53,5 @@ class CommandResult:
     audit: dict[str, Any] = field(default_factory=dict)  # context for the audit row: stage, weight, metrics
 
     @classmethod
-    def refused(cls, why: str) -> "CommandResult":
+    def refused(cls, why: str) -> CommandResult:
         return cls(ok=False, message=why)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from engine.collect.scheduler import LATE_SHARE, Lateness, Ticker
@@ -37,7 +38,7 @@ async def test_targets_are_spread_evenly_across_the_interval_in_their_order() ->
     names = [name for name, _, _ in fired[:16]]
     assert names == [f"t{i}" for i in range(8)] * 2  # one round after the other, in config order
     slots = [due for _, due, _ in fired[:16]]
-    steps = [round(b - a, 9) for a, b in zip(slots, slots[1:])]
+    steps = [round(b - a, 9) for a, b in pairwise(slots)]
     assert steps == [0.05] * 15  # interval / N apart: no burst at the top of the interval
     assert all(at >= due - 0.002 for _, due, at in fired)  # never fired before its slot (SLACK)
 

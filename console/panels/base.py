@@ -31,10 +31,9 @@ from textual.strip import Strip
 from textual.visual import Visual
 from textual.widget import Widget
 
-from engine.snapshot import Snapshot
-
 from console.lines import MUTED, SPARK_STYLE, Line, Span, View, line, sentence  # noqa: F401  (the panels import them from here)
 from console.render import fit, sparkline
+from engine.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ def changed_cells(old: Line, new: Line, y: int) -> Region:
     """
     a, b = _cells(old), _cells(new)
     prefix = 0
-    for ca, cb in zip(a, b):
+    for ca, cb in zip(a, b, strict=False):  # the common prefix: old and new may differ in length
         if ca != cb:
             break
         prefix += 1
@@ -98,7 +97,7 @@ def changed_cells(old: Line, new: Line, y: int) -> Region:
     # A shared tail only stays put on screen when both lines are equally wide: if "9s" became
     # "10s", everything after it moved one column and must be repainted.
     if cell_len("".join(c for c, _ in a)) == cell_len("".join(c for c, _ in b)):
-        for ca, cb in zip(reversed(a[prefix:]), reversed(b[prefix:])):
+        for ca, cb in zip(reversed(a[prefix:]), reversed(b[prefix:]), strict=False):  # the common suffix
             if ca != cb:
                 break
             suffix += 1

@@ -17,13 +17,12 @@ import json
 from textual.binding import Binding
 from textual.geometry import Region
 
-from engine.snapshot import ErrorGroup, SeriesView, Snapshot
-
 from console.compact import short_names, titled
-from console.panels.base import MUTED, add_to_config, Line, Panel, View, line, sentence, spark_row
+from console.panels.base import MUTED, Line, Panel, View, add_to_config, line, sentence, spark_row
 from console.panels.throughput import display_names, source_order
 from console.render import NO_DATA, age, fit, format_value
 from console.screens.error_detail import ErrorDetailScreen
+from engine.snapshot import ErrorGroup, SeriesView, Snapshot
 
 CURSOR_STYLE = "reverse"
 

@@ -14,14 +14,13 @@ from typing import Protocol, cast
 from textual.binding import Binding
 from textual.geometry import Region
 
+from console.compact import labelled, titled
+from console.panels.base import MUTED, Line, Panel, View, add_to_config, line, sentence, status_span
+from console.render import age, fit
+from console.screens.confirm import ConfirmScreen
 from engine.commands import Command
 from engine.snapshot import GapView, Snapshot, TargetView
 from engine.units import format_duration
-
-from console.compact import labelled, titled
-from console.panels.base import MUTED, add_to_config, Line, Panel, View, line, sentence, status_span
-from console.render import age, fit
-from console.screens.confirm import ConfirmScreen
 
 RECENT_CLOSED = 5
 COMPACT_OVER = 3  # open gaps; more take one row each

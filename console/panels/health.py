@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from textual.binding import Binding
 from textual.geometry import Region
 
-from engine.snapshot import split_series
-from engine.snapshot import AlertView, ComponentView, HealthView, Snapshot, SourceMode
-
 from console.compact import labelled, titled
-from console.panels.base import MUTED, add_to_config, Line, Panel, Span, View, line, sentence, status_span
+from console.panels.base import MUTED, Line, Panel, Span, View, add_to_config, line, sentence, status_span
 from console.render import age, fit, format_value
+from engine.snapshot import AlertView, ComponentView, HealthView, Snapshot, SourceMode, split_series
 
 CURSOR_STYLE = "reverse"
 SEVERITY_STYLES = {"critical": "$error", "warning": "$warning", "info": ""}

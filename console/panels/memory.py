@@ -19,12 +19,12 @@ from __future__ import annotations
 from console.chart_rows import CURSOR_BINDINGS, SeriesCursor
 from console.compact import titled
 from console.panels.base import (
-    add_to_config,
     MUTED,
     SPARK_STYLE,
     Line,
     Panel,
     View,
+    add_to_config,
     line,
     sentence,
     spark_row,
@@ -133,7 +133,7 @@ def chart_rows(s: SeriesView, width: int, height: int) -> tuple[str, ...]:
     labels = [_axis_label(s, high)] + [""] * (height - 2) + [_axis_label(s, low)]
     label_w = max(len(label) for label in labels) + 1
     plot = braille_line(s.values, width - label_w, height, low, high)
-    return tuple(f"{label:>{label_w - 1}} {row}" for label, row in zip(labels, plot))
+    return tuple(f"{label:>{label_w - 1}} {row}" for label, row in zip(labels, plot, strict=False))  # 1 row: 2 labels
 
 
 def _axis_label(s: SeriesView, value: float) -> str:

@@ -16,17 +16,25 @@ The text itself is console/rollout_text.py (no Textual: `rollout status` shares 
 
 from __future__ import annotations
 
-from engine.snapshot import RolloutView, RuleView, Snapshot
-
 from console.compact import TITLE_W, indented, labelled, titled
 from console.lines import MUTED, Line, View, line, sentence
 from console.panels.base import Panel, add_to_config
 from console.render import age, format_value
 from console.rollout_text import (
-    STATUS_STYLES, Layout, choose, countdown, crop, extra_line, finished_timing, first_fitting, layout, length,
-    rule_word, spark_spans,
+    STATUS_STYLES,
+    Layout,
+    choose,
+    countdown,
+    crop,
+    extra_line,
+    finished_timing,
+    first_fitting,
+    layout,
+    length,
+    rule_word,
+    spark_spans,
 )
-
+from engine.snapshot import RolloutView, RuleView, Snapshot
 
 BRIEFER = (("in stage ", "stage "), (" of hold left", " hold left"), ("next promotion in ", "next in "),
            ("paused: ", ""), ("frozen: ", ""))
@@ -55,7 +63,7 @@ class RolloutPanel(Panel):
         timing = finished_timing(r, snapshot.taken_at, snapshot.read_only) or self._timing(r, snapshot.taken_at)
         rows: list[Line] = [*shape.title, line(first_fitting(timing, width))]
         chosen, spare = choose(shape.blocks, self._rows_available() - len(rows))
-        for b, lines in zip(shape.blocks, chosen):
+        for b, lines in zip(shape.blocks, chosen, strict=True):
             rows += lines
             if b.rule is None or not lines:
                 continue

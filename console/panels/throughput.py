@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from engine.snapshot import HealthView, SeriesView, Snapshot
-from engine.units import format_size
-
 from console.chart_rows import CURSOR_BINDINGS, SeriesCursor
 from console.compact import labelled, short_names, titled
-from console.panels.base import MUTED, add_to_config, Line, Panel, View, line, sentence, spark_row, status_span
+from console.panels.base import MUTED, Line, Panel, View, add_to_config, line, sentence, spark_row, status_span
 from console.render import fit, format_value
+from engine.snapshot import HealthView, SeriesView, Snapshot
+from engine.units import format_size
 
 ERROR_RATES = frozenset({"status_4xx_per_s", "status_5xx_per_s", "errors_per_s", "parse_errors_per_s"})
 WATCHED = ("watch:", "log:")  # sources whose state comes with a Health entry of the same name

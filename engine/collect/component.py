@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from engine.collect.auth import TokenLifecycleManager
@@ -101,7 +102,7 @@ class CollectComponent:
             runners = [
                 TargetRunner(
                     track, target, client=client, limiter=limiter,
-                    token=tokens.source_for(target.auth, target.name), slots=lambda s=semaphores: both(*s), sink=self,
+                    token=tokens.source_for(target.auth, target.name), slots=partial(both, *semaphores), sink=self,
                     decoder=decoder,
                 )
                 for target in track.targets

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler,
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PlainSerializer,
 )
 from pydantic_core import core_schema
@@ -257,13 +263,13 @@ class EngineConfig(Strict):
 # Parts' own sections. Imported here, below the building blocks above, because their modules
 # import those (the parts' package __init__ loads this module first to keep that order).
 from engine.alerts.config import AlertRules  # noqa: E402
+from engine.backup.config import BackupConfig  # noqa: E402
+from engine.canary.config import CanaryConfig  # noqa: E402
+from engine.collect.config import CollectConfig  # noqa: E402
+from engine.export.config import ExportConfig  # noqa: E402
 from engine.health.config import HealthChecks  # noqa: E402
 from engine.monitor.config import HostMonitorConfig, MonitorConfig  # noqa: E402,F401  (re-exported)
-from engine.canary.config import CanaryConfig  # noqa: E402
 from engine.watch.config import WatchSources  # noqa: E402
-from engine.collect.config import CollectConfig  # noqa: E402
-from engine.backup.config import BackupConfig  # noqa: E402
-from engine.export.config import ExportConfig  # noqa: E402
 
 
 class Config(Strict):

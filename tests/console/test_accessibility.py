@@ -7,14 +7,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from console_fakes import T0, snap
+from console_fakes import T0
 from rich.segment import Segment
 from test_compact_layout import incident, screen_text
 from textual.color import Color
 
-from engine.snapshot import AlertView, GapView, HealthView, RolloutView, TargetView
-
 from console.symbols import status_label, toast_label
+from engine.snapshot import GapView, HealthView, RolloutView, TargetView
 
 NOW = T0 + 100
 

@@ -104,13 +104,15 @@ def _values(family: Metric, suffix: str = "") -> list[tuple[dict[str, str], floa
 def _find_requests(families: dict[str, Metric]) -> Metric | None:
     counters = [f for f in families.values() if f.type == "counter" and f.name.endswith("requests")]
     with_code = [f for f in counters if any(label in s.labels for s in f.samples for label in CODE_LABELS)]
-    return (with_code or counters or [None])[0]
+    found = with_code or counters
+    return found[0] if found else None
 
 
 def _find_latency(families: dict[str, Metric]) -> Metric | None:
     histograms = [f for f in families.values() if f.type == "histogram" and f.name.endswith("duration_seconds")]
     preferred = [f for f in histograms if f.name.endswith("request_duration_seconds")]
-    return (preferred or histograms or [None])[0]
+    found = preferred or histograms
+    return found[0] if found else None
 
 
 class PrometheusFormat:
