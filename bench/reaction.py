@@ -223,7 +223,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--load-targets", type=int, default=500, help="targets the engine collects meanwhile")
+    parser.add_argument("--switch-interval", type=float, help="ms: sys.setswitchinterval for this run (default 5)")
     args = parser.parse_args()
+    if args.switch_interval:  # how long a thread waiting for the GIL waits for the UI (or engine) thread
+        sys.setswitchinterval(args.switch_interval / 1000)
     with HttpFixture() as server, tempfile.TemporaryDirectory() as tmp:
         for path in ("/canary/enable", "/canary/rollback", "/canary/promote", "/floor"):
             server.route(path, Reply(200, "ok"))
@@ -248,7 +251,8 @@ def main() -> None:
     show("  y -> submitted (UI thread)", keys["ui"], target=False)
     show("  submitted -> started on the loop", keys["wake"], target=False)
     show("  started -> actuator call arrives", keys["engine"], target=False)
-    print(json.dumps({"bench": "reaction", "load_targets": args.load_targets, "key": keys_f, "automatic": auto_f,
+    print(json.dumps({"bench": "reaction", "load_targets": args.load_targets,
+                      "switch_interval_ms": round(sys.getswitchinterval() * 1000, 3), "key": keys_f, "automatic": auto_f,
                       "floor_loop_wake": wake, "floor_post": post,
                       "key_max_over_floor_max": round(keys_f["max_ms"] / wake["max_ms"], 2)}))
 
