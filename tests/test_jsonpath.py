@@ -34,3 +34,10 @@ def test_health_conditions_and_log_fields_read_paths_the_same_way() -> None:
     assert getter("missing.key")(DOC) is None
     parse = build(resolve("json", label="upstream.name", status_field="upstream.status", latency_field="t"))
     assert parse(b'{"upstream": {"name": "canary", "status": 503}, "t": 0.2}')[:2] == ("canary", 503)
+
+
+def test_a_log_field_path_that_does_not_read_is_a_config_error() -> None:
+    from engine.watch.config import WatchSourceConfig
+
+    with pytest.raises(ValueError, match=r"status_field: cannot read the path 'upstream\.\.status'"):
+        WatchSourceConfig.model_validate({"name": "access", "log": "/var/log/a.json", "status_field": "upstream..status"})

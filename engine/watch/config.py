@@ -192,7 +192,8 @@ class WatchSourceConfig(Strict):
         if (self.dir is None) == (self.log is None):
             raise ValueError("needs exactly one of dir: (a directory to watch) or log: (a log file to tail)")
         if self.log is not None:
-            problems = parsers.check_groups(self.parser_spec())
+            spec = self.parser_spec()
+            problems = parsers.check_groups(spec) + parsers.check_paths(spec)
             if problems:
                 raise ValueError("; ".join(problems))
         return self

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.jsonpath import getter
+from engine.jsonpath import getter, parse_path
 
 Parsed = tuple[str, int | None, float | None]  # (label, HTTP status, latency in ms)
 
@@ -144,6 +144,20 @@ def check_groups(spec: ParserSpec) -> list[str]:
         for key, value in (("label", spec.label), ("status_field", spec.status_field), ("latency_field", spec.latency_field))
         if value is not None and value not in groups
     ]
+
+
+def check_paths(spec: ParserSpec) -> list[str]:
+    """Problems with a JSON spec: fields whose path does not read (engine/jsonpath.py)."""
+    if spec.format != "json":
+        return []
+    problems = []
+    for key, value in (("label", spec.label), ("status_field", spec.status_field), ("latency_field", spec.latency_field)):
+        if value is not None:
+            try:
+                parse_path(value)
+            except ValueError as exc:
+                problems.append(f"{key}: {exc}")
+    return problems
 
 
 def _status(value: Any, field: str) -> int:
