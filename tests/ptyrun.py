@@ -30,8 +30,10 @@ class PtyProcess:
                 os._exit(127)
         self.pid, self.fd = pid, fd
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.cols, self.rows = cols, rows
         self.output = bytearray()
         self.returncode: int | None = None
+        self._screen: tuple[int, str] = (-1, "")  # (output length it was built from, its rows)
 
     def read_for(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -57,16 +59,31 @@ class PtyProcess:
     def text(self) -> str:
         return ANSI.sub(b"", bytes(self.output)).decode("utf-8", "replace")
 
+    def screen(self) -> str:
+        """The screen a terminal shows now, rows joined by newlines. The console sends only the
+        cells that change (console/screendiff.py): a clock going 14:13:19 -> 14:13:20 is the one
+        byte "0" in the stream, so text() alone cannot find it."""
+        if self._screen[0] != len(self.output):
+            from tests.termscreen import TermScreen
+
+            term = TermScreen(self.cols, self.rows)
+            try:
+                term.feed(bytes(self.output).decode("utf-8", "replace"))
+            except IndexError:  # drawn past the edge (a resize, a shell's line): what was placed stands
+                pass
+            self._screen = (len(self.output), "\n".join(term.text()))
+        return self._screen[1]
+
     def wait_for_text(self, needle: str, timeout: float) -> float:
         """Seconds until `needle` appeared on screen; AssertionError with the screen if it never did."""
         start = time.monotonic()
         while time.monotonic() - start < timeout:
-            if needle in self.text():
+            if needle in self.text() or needle in self.screen():
                 return time.monotonic() - start
             self._read_once(0.05)
             if self.poll() is not None:
                 break
-        raise AssertionError(f"{needle!r} not on screen after {timeout}s; exit={self.returncode}\n{self.text()[-3000:]}")
+        raise AssertionError(f"{needle!r} not on screen after {timeout}s; exit={self.returncode}\n{self.screen()}")
 
     def send(self, data: bytes) -> None:
         os.write(self.fd, data)

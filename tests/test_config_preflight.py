@@ -114,7 +114,7 @@ def test_an_unknown_theme_is_refused_with_the_choices(tmp_path: Path) -> None:
     config = write(tmp_path / "opsconsole.yaml", "ui:\n  theme: dracula\n")
     done = config_check(config)
     assert done.returncode == 2, done
-    assert (f"{config}:2: ui.theme: unknown theme 'dracula': use one of opsconsole-16, opsconsole-dark, "
+    assert (f"{config}:2: ui.theme: unknown theme 'dracula': use one of opsconsole-16, opsconsole-colorblind, opsconsole-dark, "
             "opsconsole-high-contrast, opsconsole-light (the files in themes/)") in done.stderr
 
 
