@@ -133,13 +133,14 @@ async def test_the_rollout_timeline_tells_the_story_and_jumps(history: Path) -> 
         await settle(app, pilot)
         await pilot.press("o")
         screen = app.screen
-        for _ in range(100):
+        for _ in range(750):  # the story is read in a worker: up to 15 s on a loaded machine
             await pilot.pause(0.02)
             if screen.story is not None:
                 break
         assert [d.to_status for d in screen.story.decisions] == ["running", "running", "rolling-back", "rolled-back"]
         assert "5% " in str(screen.query_one("#rollout-stages").render())
         await pilot.press("tab", "down", "down", "down")
+        await pilot.pause()
         detail = str(screen.query_one("#rollout-detail").render())
         assert "rolled back at 25%" in detail and "audit:" in detail and "judged: error_rate 5.0%" in detail
         # 40 healthy seconds (0.4%) and 21 failing ones (5%) in the minute before: 2.0%.
