@@ -24,6 +24,7 @@ from engine.units import format_duration
 
 RECENT_CLOSED = 5
 COMPACT_OVER = 3  # open gaps; more take one row each
+STATE_W = 11  # the state column: "AUTH FAILED"
 
 
 class CommandSender(Protocol):
@@ -61,10 +62,13 @@ class GapsPanel(Panel):
         rows += [self._closed_row(g, snapshot.taken_at, width) for g in closed[:RECENT_CLOSED]]
         if not snapshot.gaps:
             rows.append(line(("no gaps", MUTED)))
-        self._first_target_row = len(rows)
         cursor = self.cursor_index()
+        # The name column fits the longest name ("baseline-health", not "baseline-he…"), leaving
+        # the state and ten columns of its cause.
+        name_w = min(max([6, *(len(t.name) for t in snapshot.targets)]), max(6, width - STATE_W - 11))
+        self._first_target_row = len(rows)
         for i, t in enumerate(snapshot.targets):
-            rows.append(self._target_row(t, width, selected=i == cursor and self.has_focus))
+            rows.append(self._target_row(t, width, name_w, selected=i == cursor and self.has_focus))
         return tuple(rows)
 
     def summary(self, snapshot: Snapshot, width: int) -> View:
@@ -108,11 +112,11 @@ class GapsPanel(Panel):
         return line((fit(f"closed {g.series} {duration}: {g.cause}, {ago} ago", width), MUTED))  # cut: age first
 
     @staticmethod
-    def _target_row(t: TargetView, width: int, *, selected: bool = False) -> Line:
-        name_w = min(14, max(6, width // 3))
+    def _target_row(t: TargetView, width: int, name_w: int, *, selected: bool = False) -> Line:
+        """`name  STATE  cause`, the cause cut to the row."""
         head = (f"{fit(t.name, name_w):<{name_w}} ", CURSOR_STYLE if selected else "")
-        state = status_span(t.state, 11)
-        tail = fit(f" {t.last_error}", max(0, width - name_w - 12)) if t.last_error else ""
+        state = status_span(t.state, STATE_W)
+        tail = fit(f" {t.last_error}", max(0, width - name_w - STATE_W - 1)) if t.last_error else ""
         return line(head, state, tail)
 
     # ------------------------------------------------------------------ cursor and verb

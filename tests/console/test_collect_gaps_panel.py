@@ -36,9 +36,9 @@ def test_open_gaps_first_then_closed_then_targets() -> None:
         "     target down: connection refused",
         "closed host 1m: paused by operator, 4m ago",
         "closed collect:api 1m: engine not running, 59m ago",
-        "api            OK         ",
-        "billing        OPEN        circuit open (connection refused…",  # cut at the width
-        "legacy         DISABLED   ",
+        "api     OK         ",  # the name column fits the longest name
+        "billing OPEN        circuit open (connection refused); next…",  # cut at the width
+        "legacy  DISABLED   ",
     ]
 
 
@@ -47,6 +47,13 @@ def test_many_open_gaps_take_one_row_each_so_the_targets_stay_in_view() -> None:
     lines = plain(GapsPanel().view(snap(gaps=outage, targets=TARGETS, configured=frozenset({"collect"})), 60))
     assert lines[:5] == [f"OPEN collect:t{i} 30s target down: connection refused" for i in range(5)]
     assert lines[5].startswith("api ") and len(lines) == 8
+
+
+def test_at_120_columns_target_names_are_whole() -> None:
+    """The 38-column Gaps panel of a 120x40 terminal: 'baseline-health', not 'baseline-he…'."""
+    targets = (TargetView("baseline-health", "OK"), TargetView("canary-health", "OPEN", "HTTP 503"))
+    lines = plain(GapsPanel().view(snap(targets=targets, configured=frozenset({"collect"})), 38))
+    assert [row.split()[:2] for row in lines[1:]] == [["baseline-health", "OK"], ["canary-health", "OPEN"]], lines
 
 
 def test_states_are_coloured_by_word() -> None:

@@ -146,8 +146,8 @@ def peak_rss(engine: HeadlessProcess) -> int:
 
 
 def target_line(name: str, states: str, words: str = "") -> re.Pattern[str]:
-    """A target's row on the Gaps panel: its name padded to 14, its state word, its error."""
-    return re.compile(rf"(?<![\w-]){re.escape(f'{name:<14} ')}(?:{states}) +[^│\n]{{0,90}}?{re.escape(words)}")
+    """A target's row on the Gaps panel: its name padded to the name column, its state word, its error."""
+    return re.compile(rf"(?<![\w-]){re.escape(name)} +(?:{states}) +[^│\n]{{0,90}}?{re.escape(words)}")
 
 
 SCREEN_LINES = [target_line(name, "OK") for name in HEALTHY] + [
