@@ -1,7 +1,7 @@
 """Draw a ChartData with plotext, as text for a Static.
 
 plotext is imported here, on the first draw, and nowhere else: the always-on console never
-loads it (~0.1 s and ~15 MB of RSS with plotext 6, measured by bench/chart_cost.py). plotext
+loads it (~10 MB of RSS with plotext 6: 79.6 -> 89.2 MB in bench/chart_cost.py). plotext
 keeps one global figure, so every draw clears it and runs on the UI thread only.
 
 Choices made because of what plotext does:
