@@ -235,11 +235,14 @@ def test_gap_across_an_engine_restart_is_engine_not_running(server: HttpFixture,
     first = Engine(write_config(tmp_path, body))
     first.start()
     try:
-        wait_for(lambda: first.snapshot().get("collect:flaky", "v") is not None, what="first run's samples")
+        # Both targets: the ticker spreads them across the interval, so either may be scraped first.
+        wait_for(lambda: all(first.snapshot().get(f"collect:{name}", "v") is not None for name in ("api", "flaky")),
+                 what="first run's samples")
     finally:
         first.stop()
     last_before = query(tmp_path / "history.db", "SELECT max(t) FROM samples JOIN series ON series.id = series_id "
                         "WHERE source = 'collect:api'")[0][0]
+    assert last_before is not None, "the first run stored no sample of collect:api"
     time.sleep(0.8)  # down for longer than 2.5 x 200 ms
     broken["on"] = True  # and one target breaks while no engine runs
     second = Engine(write_config(tmp_path, body))
