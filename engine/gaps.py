@@ -221,7 +221,9 @@ class GapTracker:
             return  # a new history: nothing ran before us
         for key, expected in self._expected.items():
             last = _last_for_key(key, last_samples)
-            if last is None or key in self._last:
+            # A sample of this run may already be in (a ticker's first slot is at its start): the
+            # silence before this start is still the previous engine's, and still a gap.
+            if last is None or key in self._open:
                 continue
             if previous_end - last > self.factor * expected.interval:
                 last = previous_end  # already in a gap when the last engine stopped: that run recorded it
