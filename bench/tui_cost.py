@@ -21,6 +21,11 @@ The machine is shared and noisy: compare ratios against the same-run floors, not
 Targets (issue 20): console + engine <= 1.7% of a core, whole-process RSS <= 60 MB, <= 2 KB/s to
 the terminal, first full frame <= 1.2x the static floor's.
 
+`--real`: instead of the demo config, a real one (REAL_CONFIG below, in the temp dir): 4 Prometheus
+targets at 1 s, one nginx_json access log being appended to, host monitoring, a rollout with an
+http actuator, against bench/real_services.py started as its own process (its CPU is not counted;
+the demo-alone run is skipped). Target: the whole process <= 1.0% of a core.
+
 Profiling (bench-only, not a package dependency): `pip install py-spy`, then e.g.
     py-spy record --gil --rate 200 --duration 60 -o /tmp/ui.svg --pid PID
 """
@@ -204,17 +209,81 @@ def private_config(repo: Path, state: str) -> Path:
     return path
 
 
+REAL_CONFIG = """\
+# bench/tui_cost.py --real: a config without the demo. 4 targets at 1 s, one log, the host, a rollout.
+demo: {{enabled: false}}
+ui: {{refresh: 1s}}
+monitor:
+  host: {{interval: 2s, mounts: [/]}}
+collect:
+  tracks:
+    - name: api
+      interval: 1s
+      timeout: 800ms
+      targets:
+{targets}
+watch:
+  - {{name: access, log: {log}, format: nginx_json, names: {names}, window: 30s}}
+canary:
+  service: checkout
+  auto_start: true
+  interval: 10s
+  stages:
+    - {{weight: 10, hold: 1h}}
+    - {{weight: 100}}
+  rules:
+    - {{name: error rate, series: "log:access:canary/error_rate", baseline: "log:access:stable/error_rate",
+       max: 0.05, consecutive: 3}}
+  actuator:
+    kind: http
+    base_url: http://127.0.0.1:{router}
+    set_weight: {{url: "/weight?canary={{weight}}"}}
+"""
+
+
+def real_config(state: str, services: dict[str, Any]) -> Path:
+    """A config for the services bench/real_services.py started (their ports, their log)."""
+    ports = services["targets"]
+    names = ["stable", "canary", *[f"api-{i}" for i in range(2, len(ports))]]
+    targets = "\n".join(f'        - {{name: {name}, url: "http://127.0.0.1:{port}/metrics", format: prometheus}}'
+                        for name, port in zip(names, ports, strict=True))
+    addresses = json.dumps({f"127.0.0.1:{ports[0]}": "stable", f"127.0.0.1:{ports[1]}": "canary"})
+    path = Path(state) / "config.yaml"
+    path.write_text(REAL_CONFIG.format(targets=targets, log=services["log"], names=addresses,
+                                       router=services["router"]))
+    return path
+
+
+def start_services(state: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """bench/real_services.py as its own process: its servers and log writer are not measured."""
+    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "real_services.py"), "--dir", state],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    return proc, json.loads(proc.stdout.readline())
+
+
 def opsconsole(probe: ModuleType, args: argparse.Namespace, repo: Path, label: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="opsconsole-bench-") as state:
+        services = None
+        if args.real:
+            services, found = start_services(state)
+            config = real_config(state, found)
+        else:
+            config = private_config(repo, state)
         exited = Path(state) / "threads-ended.log"
         env = [f"XDG_STATE_HOME={state}", f"PYTHONPATH={repo}", f"BENCH_THREAD_LOG={exited}"]
         cmd = [sys.executable, str(REPO / "bench" / "named_threads.py"), "-m", "console",
-               "--config", str(private_config(repo, state)), *shlex.split(args.args)]
+               "--config", str(config), *shlex.split(args.args)]
         argv = probe_args(args, "Rollout", label, env)
         record = Path(state) / "screen"
         if args.where:
             argv += ["--record", str(record)]
-        result = run_probe(probe, argv, cmd, threads=True, exited=exited)
+        try:
+            result = run_probe(probe, argv, cmd, threads=True, exited=exited)
+        finally:
+            if services is not None:
+                services.terminate()
+                services.wait(10)
         if args.where and result.get("startup_s") is not None:
             result["where"] = where_bytes_go(record, result["startup_s"] + args.warmup, result["duration_s"])
     demo = sum(v for k, v in result["threads"].items() if k.startswith("demo"))
@@ -292,6 +361,9 @@ def main() -> int:
     parser.add_argument("--before", type=Path, help="also measure opsconsole from this checkout (a clean clone)")
     parser.add_argument("--skip-floors", action="store_true", help="no floors, no demo alone (quick A/B)")
     parser.add_argument("--where", action="store_true", help="also print bytes/s by screen row and column third")
+    parser.add_argument("--real", action="store_true",
+                        help="a real config, no demo: 4 targets at 1 s, one log, host monitoring, a rollout, "
+                             "against bench/real_services.py in its own process")
     args = parser.parse_args()
     if not (TOOLS / "tui_probe.py").exists():
         print(f"tui_probe.py not found in {TOOLS}", file=sys.stderr)
@@ -302,7 +374,7 @@ def main() -> int:
     if args.before:
         rows["before"] = opsconsole(probe, args, args.before.resolve(), "before")
     rows["opsconsole"] = opsconsole(probe, args, REPO, "opsconsole")
-    demo = None if args.skip_floors else demo_alone(args)
+    demo = None if args.skip_floors or args.real else demo_alone(args)
     floor = {} if args.skip_floors else floors(probe, args)
     rows.update(floor)
 
@@ -329,6 +401,7 @@ def main() -> int:
 
     static = floor.get("textual_static", {})
     figures: dict[str, Any] = {
+        "config": "real" if args.real else "demo",
         "bytes_per_s": ours.get("bytes_per_s_steady"),
         "cpu_pct": ours.get("cpu_pct_steady"),
         "cpu_pct_demo": ours.get("cpu_pct_demo"),

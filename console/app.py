@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -27,6 +29,7 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.containers import ScrollableContainer
 from textual.driver import Driver
+from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
@@ -59,6 +62,10 @@ log = logging.getLogger(__name__)
 COMMAND_TIMEOUT = 15.0  # seconds before an unanswered command is reported as such
 
 
+class SourceStarted(Message):
+    """The console's own engine has started (posted from its starting thread)."""
+
+
 class PanelArea(ScrollableContainer):
     """The panels' container: a terminal resize that crosses the compact layout's bounds switches it.
     (The App's own Resize handler runs before the App's size is updated; the screen's children see it.)"""
@@ -87,6 +94,7 @@ class OpsConsoleApp(App[None]):
         read_only: bool = False,
         bell: bool = False,
         low_bandwidth: bool = False,
+        starter: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self.set_class(self.no_color, "-mono")  # NO_COLOR (--color-system mono): app.tcss marks by style, not colour
@@ -122,6 +130,12 @@ class OpsConsoleApp(App[None]):
             self.register_theme(t)
         self.theme_names = [t.name for t in themes] or [self.theme]
         self._theme_notice = self._choose_theme(theme)
+        # The console's own engine is started behind the first frame (the panels show STARTING):
+        # its start (store, lock, components) was ~0.2 s of a first frame that waited for it.
+        # cli.py joins `start_thread` before stopping the engine and reports `start_error`.
+        self._starter = starter
+        self.start_thread: threading.Thread | None = None
+        self.start_error: BaseException | None = None
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's Linux driver, unless TEXTUAL_DRIVER names another: one that survives the
@@ -156,6 +170,30 @@ class OpsConsoleApp(App[None]):
             self.say(f"theme file skipped: {problem}", severity="error", timeout=10)
         if self._theme_notice:
             self.say(self._theme_notice, severity="warning", timeout=10)
+        self.refresh_now()
+        if self._starter is not None:
+            self.call_after_refresh(self._start_source)
+
+    def _start_source(self) -> None:
+        """After the first frame: start the engine in a thread; a start that fails ends the
+        console, and cli.py prints why (as before the terminal UI opened)."""
+        starter, self._starter = self._starter, None
+        if starter is None:
+            return
+
+        def run() -> None:
+            try:
+                starter()
+            except BaseException as exc:  # reported by cli.py once the terminal is restored
+                self.start_error = exc
+                self.request_exit("the engine could not start")
+                return
+            self.post_message(SourceStarted())  # thread-safe: RUNNING at once, not a period later
+
+        self.start_thread = threading.Thread(target=run, name="engine-start", daemon=True)
+        self.start_thread.start()
+
+    def on_source_started(self, _message: SourceStarted) -> None:
         self.refresh_now()
 
     @property

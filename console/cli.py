@@ -24,6 +24,7 @@ SUBCOMMANDS = ("run", "config", *cli_backup.COMMANDS, *cli_review.COMMANDS)
 # Our names for colour systems -> Textual's (read from the environment when textual is imported).
 COLOR_SYSTEMS = {"auto": "auto", "truecolor": "truecolor", "256": "256", "16": "standard", "mono": "standard"}
 HANGUP_EXIT_DEADLINE = 1.5  # seconds: after a hang-up the process is gone within 2 s, whatever happens
+ENGINE_START_TIMEOUT = 10.0  # seconds: Engine.start()'s own limit
 
 
 def build_parser(remote_only: bool = False) -> argparse.ArgumentParser:
@@ -237,14 +238,6 @@ def run_console(args: argparse.Namespace) -> int:
         print(f"opsconsole: cannot write the log file {loaded.config.logging.file}: {err.strerror}", file=sys.stderr)
         return EXIT_RUNTIME
     engine = Engine(loaded, read_only=args.read_only)
-    try:
-        engine.start()
-    except EngineLockedError as err:  # another engine owns this history: the sentence says who, and what to do
-        print(f"opsconsole: {err}", file=sys.stderr)
-        return EXIT_RUNTIME
-    except (StoreError, EngineStartError, OSError) as err:
-        print(f"opsconsole: the engine could not start: {err}", file=sys.stderr)
-        return EXIT_RUNTIME
 
     from console.app import OpsConsoleApp
 
@@ -256,12 +249,24 @@ def run_console(args: argparse.Namespace) -> int:
         read_only=args.read_only,
         bell=ui.bell,
         low_bandwidth=args.low_bandwidth or ui.low_bandwidth,
+        starter=engine.start,  # behind the first frame (console/app.py); a failure ends the console
     )
     exit_on_hangup(app, engine)
     try:
         app.run()
     finally:
+        if app.start_thread is not None:  # quit while the engine was starting: let it finish first
+            app.start_thread.join(ENGINE_START_TIMEOUT)
         engine.stop()
+    err = app.start_error
+    if isinstance(err, EngineLockedError):  # another engine owns this history: the sentence says who, and what to do
+        print(f"opsconsole: {err}", file=sys.stderr)
+        return EXIT_RUNTIME
+    if isinstance(err, StoreError | EngineStartError | OSError):
+        print(f"opsconsole: the engine could not start: {err}", file=sys.stderr)
+        return EXIT_RUNTIME
+    if err is not None:
+        raise err
     return app.return_code or EXIT_OK
 
 

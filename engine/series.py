@@ -41,12 +41,15 @@ class SeriesBuffers:
         self._rings: dict[tuple[str, str], _Ring] = {}
         self._lock = threading.Lock()
         self._version = 0  # bumped on every append: lets the snapshot builder skip unchanged work
+        self._order: list[tuple[tuple[str, str], _Ring]] | None = None  # rings by key; None: a ring was added
+        self._views: tuple[int, tuple[SeriesView, ...]] | None = None  # (version, views()) last returned
 
     def append(self, source: str, metric: str, t: float, value: float, unit: str = "") -> None:
         with self._lock:
             ring = self._rings.get((source, metric))
             if ring is None:
                 ring = self._rings[(source, metric)] = _Ring(self._capacity, unit)
+                self._order = None
             ring.append(t, value)
             self._version += 1
 
@@ -65,5 +68,13 @@ class SeriesBuffers:
             return tuple(metric for (s, metric) in self._rings if s == source)
 
     def views(self) -> tuple[SeriesView, ...]:
+        """Every series by (source, metric). Built every 0.5 s: the order is sorted only when a
+        series is added, and nothing is rebuilt when no point came in since the last call."""
         with self._lock:
-            return tuple(ring.view(source, metric) for (source, metric), ring in sorted(self._rings.items()))
+            if self._views is not None and self._views[0] == self._version:
+                return self._views[1]
+            if self._order is None:
+                self._order = sorted(self._rings.items())
+            views = tuple(ring.view(source, metric) for (source, metric), ring in self._order)
+            self._views = (self._version, views)
+            return views
