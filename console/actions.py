@@ -2,11 +2,11 @@
 and feeds three places: the app's BINDINGS (with `id=`, so a user keymap can remap them via
 `App.set_keymap`), the `?` help screen, and the command palette (ctrl+p).
 
-Adding an engine verb later is one line, e.g.
-    ActionSpec("promote", "P", "promote rollout", "rollout", destructive=True, needs_write=True,
-               command="rollout.promote"),
-`destructive` asks for confirmation first; `needs_write` is refused in read-only mode with a
-notice saying why. An action with `command=None` runs the app's own `action_<id>` method.
+The rollout verbs are not written here: they are generated from engine/verbs.py's one table
+(`verb_actions`), which also feeds the state machine and the CLI. Any other engine verb is one line.
+`destructive` asks first, in the one confirmation dialog (console/screens/confirm.py); `dialog` is a
+modal that collects the verb's arguments instead (silence); `needs_write` is refused in read-only
+mode with a notice saying why. An action with `command=None` runs the app's own `action_<id>` method.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from console.screens.rollout_confirm import confirm_promote_full, confirm_rollback
 from console.screens.silence import silence_screen
 from engine.snapshot import EngineState, Snapshot
+from engine.verbs import VERB_SPECS, VerbSpec
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -40,10 +40,11 @@ class ActionSpec:
     destructive: bool = False
     needs_write: bool = False
     command: CommandName | None = None  # engine verb, or a function of the snapshot giving one
-    # A modal asking for confirmation and the verb's arguments (its result), or why not now.
-    confirm: Callable[[Snapshot | None], ModalScreen[dict[str, Any] | None] | str] | None = None
+    # A modal collecting the verb's arguments (its result), or why not now.
+    dialog: Callable[[Snapshot | None], ModalScreen[dict[str, Any] | None] | str] | None = None
     panel: str | None = None  # a verb on that panel's selection: runs the panel's action_<id>
     review: bool = False  # a review-mode key (console/review.py): bound only when reviewing a history
+    verb: VerbSpec | None = None  # the rollout verb's row (engine/verbs.py) this action was made from
 
     def command_name(self, snapshot: Snapshot | None) -> str | None:
         if self.command is None or isinstance(self.command, str):
@@ -56,20 +57,20 @@ def pause_or_resume(snapshot: Snapshot | None) -> str:
     return "resume" if snapshot is not None and snapshot.state is EngineState.PAUSED else "pause"
 
 
+def verb_actions(verbs: tuple[VerbSpec, ...] = VERB_SPECS) -> tuple[ActionSpec, ...]:
+    """The registry's rows for the rollout verbs: key, label, footer and confirmation from the table."""
+    return tuple(ActionSpec(v.action_id, v.key, v.label, "rollout", footer=v.footer, destructive=v.confirm,
+                            needs_write=True, command=v.command, verb=v) for v in verbs)
+
+
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("pause", "p", "pause/resume", "engine", needs_write=True, command=pause_or_resume),
     ActionSpec("cycle_theme", "t", "theme", "view"),
     ActionSpec("help", "question_mark", "help", "app"),
     ActionSpec("suspend_process", "ctrl+z", "suspend to shell", "app", footer=False),
     ActionSpec("quit", "q", "quit", "app"),
-    ActionSpec("rollout_start", "S", "start rollout", "rollout", footer=False, needs_write=True, command="rollout.start"),
-    ActionSpec("rollout_promote", "P", "promote", "rollout", needs_write=True, command="rollout.promote"),
-    ActionSpec("rollout_promote_full", "G", "promote to 100%", "rollout", footer=False, destructive=True, needs_write=True, command="rollout.promote_full", confirm=confirm_promote_full),
-    ActionSpec("rollout_pause", "H", "hold rollout", "rollout", footer=False, needs_write=True, command="rollout.pause"),
-    ActionSpec("rollout_resume", "C", "continue rollout", "rollout", footer=False, needs_write=True, command="rollout.resume"),
-    ActionSpec("rollout_freeze", "F", "freeze rollout", "rollout", footer=False, needs_write=True, command="rollout.freeze"),
-    ActionSpec("rollout_rollback", "R", "roll back", "rollout", destructive=True, needs_write=True, command="rollout.rollback", confirm=confirm_rollback),
-    ActionSpec("alerts_silence", "s", "silence alert", "alerts", needs_write=True, command="alerts.silence", confirm=silence_screen),
+    *verb_actions(),
+    ActionSpec("alerts_silence", "s", "silence alert", "alerts", needs_write=True, command="alerts.silence", dialog=silence_screen),
     ActionSpec("toggle_target", "e", "enable/disable target", "collect", footer=False, needs_write=True, panel="gaps"),
     ActionSpec("backup", "b", "backup now", "history", needs_write=True, command="backup"),  # progress: Health "backup"
     ActionSpec("events", "l", "event log", "view"),
@@ -115,10 +116,7 @@ def shown(app: object) -> tuple[ActionSpec, ...]:
 
 # What a refused action would have done, in words: "read-only: rolling back is disabled".
 DOING: dict[str, str] = {
-    "pause": "pausing or resuming the engine", "rollout_start": "starting a rollout",
-    "rollout_promote": "promoting", "rollout_promote_full": "promoting to 100%",
-    "rollout_pause": "holding the rollout", "rollout_resume": "continuing the rollout",
-    "rollout_freeze": "freezing the rollout", "rollout_rollback": "rolling back",
+    "pause": "pausing or resuming the engine", **{v.action_id: v.doing for v in VERB_SPECS},
     "alerts_silence": "silencing an alert", "toggle_target": "enabling or disabling a target",
     "backup": "backing up the history", "lift_silence": "lifting a silence",
 }

@@ -46,7 +46,7 @@ from console.panels.memory import MemoryPanel
 from console.panels.rollout import RolloutPanel
 from console.panels.throughput import ThroughputPanel
 from console.screens.chart import ChartProvider
-from console.screens.confirm import ConfirmScreen
+from console.screens.confirm import ConfirmScreen, confirmation
 from console.screens.help import HelpScreen
 from console.symbols import toast_label
 from console.themes import DEFAULT_THEME, load_themes, next_theme
@@ -327,24 +327,15 @@ class OpsConsoleApp(App[None]):
         name = spec.command_name(self.snapshot)
         if name is None:
             await self.run_action(spec.id, self.query_one(f"#{spec.panel}") if spec.panel else None)
-        elif spec.confirm is not None:
-            screen = spec.confirm(self.snapshot)
+        elif spec.dialog is not None or spec.destructive:  # the verb's own dialog, or the one confirmation
+            screen = (spec.dialog(self.snapshot) if spec.dialog
+                      else confirmation(name, spec.description, spec.verb, self.snapshot))
             if isinstance(screen, str):  # not possible now: say why instead of asking
                 self.say(f"{spec.description}: {screen}", severity="warning")
                 return
             self.push_screen(screen, callback=lambda args: self._confirmed_with(args, spec, name))
-        elif spec.destructive:
-            question = f"{spec.description}: send {name!r} to the engine?"
-            self.push_screen(ConfirmScreen(question), callback=lambda yes: self._confirmed(yes, spec, name))
         else:
             self.send_command(Command(name))
-
-    def _confirmed(self, yes: bool | None, spec: ActionSpec, name: str) -> None:
-        if yes:
-            self.send_command(Command(name))
-        else:
-            self.say(f"{spec.description}: cancelled")
-        self.refresh_now()
 
     def _confirmed_with(self, args: dict[str, object] | None, spec: ActionSpec, name: str) -> None:
         if args is None:
@@ -414,10 +405,10 @@ class OpsConsoleApp(App[None]):
         question = (f"lift the silence on {silence.rule} ({silence.author}: {silence.comment}) now?"
                     + (f" The rule's {others} other silence(s) are lifted with it." if others > 0 else "")
                     + " Its alerts notify again.")
-        self.push_screen(ConfirmScreen(question), callback=lambda yes: self._confirmed_lift(yes, silence))
+        self.push_screen(ConfirmScreen(question), callback=lambda args: self._confirmed_lift(args, silence))
 
-    def _confirmed_lift(self, yes: bool | None, silence: SilenceView) -> None:
-        if yes:
+    def _confirmed_lift(self, args: dict[str, object] | None, silence: SilenceView) -> None:
+        if args is not None:
             self.send_command(Command("alerts.unsilence", {"rule": silence.rule}))
         else:
             self.say("lift silence: cancelled")

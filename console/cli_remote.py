@@ -4,16 +4,14 @@ rollout verbs (thin clients of its control socket, engine/control/).
     opsconsole --headless [--config PATH] [--profile NAME] [--read-only]
     opsconsole attach     [--history DB | --config PATH [--profile NAME]] [--read-only] [--theme NAME] [--color-system ...]
     opsconsole rollout status [--history DB | --config PATH] [--json]
-    opsconsole rollout start|pause|resume|freeze [--reason TEXT]
-    opsconsole rollout promote [--full] [--reason TEXT] [--yes]
-    opsconsole rollout rollback [--reason TEXT] [--yes]
+    opsconsole rollout VERB [--FLAG] [--reason TEXT] [--yes]   (engine/verbs.py: promote [--full], rollback, ...)
 
 Which engine: --history, else the found config's store.path, else the one running for this user
 (console/engine_target.py); the config is never loaded whole, so the engine's ${SECRET}s are not
 needed here. The attached console takes its ui settings from the engine (its `hello`). Verbs are
 audited by the engine with this user, the SSH client address and origin "cli" (or "attach" for
-the console). Rolling back and promoting straight to 100% ask for confirmation on a terminal, and
-need --yes without one.
+the console). The verbs, their flags and which ones ask first are engine/verbs.py's table; a verb that
+asks (roll back, promote --full) asks the console's question on a terminal, and needs --yes without one.
 
 Exit codes: 0 done; 1 the engine could not be reached, refused the verb or failed it, or (for
 --headless) could not start — e.g. another engine owns the history; 2 bad config or usage, or
@@ -31,13 +29,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.verbs import VERB_SPECS, VerbSpec
+
 if TYPE_CHECKING:
     from engine.snapshot import RuleView
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 COMMANDS = ("attach", "rollout")
 ROLLOUT_ONLY = ("rollout",)  # of the snapshot: all that status and the confirmations read
-ROLLOUT_VERBS = ("status", "start", "promote", "pause", "resume", "freeze", "rollback")
 EXIT_CODES_TEXT = ("Exit codes: 0 done; 1 engine not reachable, or it refused or failed the verb; "
                    "2 bad config or usage, or several engines run and none was chosen.")
 HISTORY_HELP = ("the history database of the engine (its store.path, e.g. ~/.local/state/opsconsole/history.db); "
@@ -71,23 +70,35 @@ def add_parsers(sub: Any, add_config_args: Callable[[argparse.ArgumentParser], N
     rollout = sub.add_parser("rollout", help="show or drive the canary rollout of a running engine",
                              epilog=EXIT_CODES_TEXT)
     verbs = rollout.add_subparsers(dest="verb", metavar="VERB", required=True)
-    helps = {
-        "status": "print the rollout's state", "start": "start a rollout", "promote": "promote to the next stage",
-        "pause": "hold at the current stage", "resume": "continue after a pause", "freeze": "hold until unfrozen",
-        "rollback": "send all traffic back to the baseline",
-    }
-    for verb in ROLLOUT_VERBS:
-        p = verbs.add_parser(verb, help=helps[verb], epilog=EXIT_CODES_TEXT)
+    status = verbs.add_parser("status", help="print the rollout's state", epilog=EXIT_CODES_TEXT)
+    status.add_argument("--history", metavar="DB", help=HISTORY_HELP)
+    add_config_args(status)
+    status.add_argument("--json", action="store_true", help="the rollout as JSON")
+    for name, specs in subcommands().items():
+        p = verbs.add_parser(name, help=next(s.help for s in specs if not s.flag), epilog=EXIT_CODES_TEXT)
         p.add_argument("--history", metavar="DB", help=HISTORY_HELP)
         add_config_args(p)
-        if verb == "status":
-            p.add_argument("--json", action="store_true", help="the rollout as JSON")
-            continue
         p.add_argument("--reason", default="", help="why (recorded in the audit and the rollout's events)")
-        if verb == "promote":
-            p.add_argument("--full", action="store_true", help="straight to 100%% (asks for confirmation)")
-        if verb in ("promote", "rollback"):
+        for s in specs:
+            if s.flag:
+                asks = " (asks for confirmation)" if s.confirm else ""
+                p.add_argument(f"--{s.flag}", action="store_true", help=f"{s.help}{asks}".replace("%", "%%"))
+        if any(s.confirm for s in specs):
             p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+
+def subcommands() -> dict[str, list[VerbSpec]]:
+    """CLI subcommand -> the verbs it sends: its own, then those it sends with a flag (promote --full)."""
+    by_name: dict[str, list[VerbSpec]] = {}
+    for spec in sorted(VERB_SPECS, key=lambda s: bool(s.flag)):
+        by_name.setdefault(spec.subcommand, []).append(spec)
+    return by_name
+
+
+def chosen_verb(args: argparse.Namespace) -> VerbSpec:
+    """The verb a `rollout` command line names: a set flag's, else its subcommand's own."""
+    specs = subcommands()[args.verb]
+    return next((s for s in specs if s.flag and getattr(args, s.flag, False)), specs[0])
 
 
 def main(args: argparse.Namespace) -> int:
@@ -227,9 +238,10 @@ def rollout(args: argparse.Namespace, db: Path) -> int:
         with ControlClient(db) as client:
             if args.verb == "status":
                 return _print_status(client.snapshot(only=ROLLOUT_ONLY), as_json=args.json)
-            name = "rollout.promote_full" if args.verb == "promote" and args.full else f"rollout.{args.verb}"
-            if name in ("rollout.rollback", "rollout.promote_full") and not args.yes:
-                refused = _confirm(name, client.snapshot(only=ROLLOUT_ONLY))
+            spec = chosen_verb(args)
+            name = spec.command
+            if spec.confirm and not args.yes:
+                refused = _confirm(spec, client.snapshot(only=ROLLOUT_ONLY))
                 if refused is not None:
                     print(f"opsconsole: {refused}", file=sys.stderr)
                     return EXIT_CONFIG
@@ -246,18 +258,22 @@ def rollout(args: argparse.Namespace, db: Path) -> int:
     return EXIT_OK if result.ok else EXIT_RUNTIME
 
 
-def _confirm(name: str, snapshot: Any) -> str | None:
-    """None if the operator said yes; otherwise why the verb is not sent."""
-    r = snapshot.rollout
-    where = f"{r.service} at {r.weight}% (stage {r.stage_index + 1}/{len(r.stages)}, {r.status})" if r else "the rollout"
-    question = f"roll back {where}?" if name == "rollout.rollback" else f"promote {where} straight to 100%?"
+def _confirm(spec: VerbSpec, snapshot: Any) -> str | None:
+    """None if the operator said yes; otherwise why the verb is not sent. The question is the
+    console's dialog's; a verb that cannot run now is sent anyway, for the engine to refuse and audit."""
+    from console.rollout_text import confirm_question
+
     if not sys.stdin.isatty():
-        return f"{name} changes live traffic: confirm with --yes (no terminal to ask on)"
-    answer = input(f"{question} [y/N] ").strip().lower()
-    return None if answer in ("y", "yes") else f"{name}: cancelled"
+        return f"{spec.command} changes live traffic: confirm with --yes (no terminal to ask on)"
+    asked = confirm_question(spec, snapshot)
+    if isinstance(asked, str):
+        return None
+    answer = input(f"{asked.text} [y/N] ").strip().lower()
+    return None if answer in ("y", "yes") else f"{spec.command}: cancelled"
 
 
 def _print_status(snapshot: Any, *, as_json: bool) -> int:
+    from engine.snapshot import RolloutStatus
     from engine.snapshot_codec import to_jsonable
     from engine.units import format_duration
 
@@ -282,9 +298,9 @@ def _print_status(snapshot: Any, *, as_json: bool) -> int:
 
     if window := status_line(r, time.time()):
         print(f"  {window}")
-    if r.status in ("paused", "waiting-for-promotion"):
+    if r.status in (RolloutStatus.PAUSED, RolloutStatus.WAITING):
         print("  still guarded: a breach rolls back by itself")
-    elif r.status == "frozen":
+    elif r.status == RolloutStatus.FROZEN:
         print("  frozen: automatic rollback is OFF")
     for rule in r.rules:
         print(f"  {rule_line(rule)}")

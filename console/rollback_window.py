@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from engine.snapshot import RolloutView
+from engine.snapshot import RolloutStatus, RolloutView
 from engine.units import format_duration
 
 
@@ -16,7 +16,7 @@ def clock(t: float, seconds: bool = True) -> str:
 
 
 def is_open(r: RolloutView, now: float) -> bool:
-    return r.status == "promoted" and r.rollback_until is not None and now < r.rollback_until
+    return r.status == RolloutStatus.PROMOTED and r.rollback_until is not None and now < r.rollback_until
 
 
 def closed_sentence(r: RolloutView) -> str:
@@ -30,7 +30,7 @@ def closed_sentence(r: RolloutView) -> str:
 
 def status_line(r: RolloutView, now: float) -> str:
     """`rollout status`'s line for a promoted rollout ("" for any other)."""
-    if r.status != "promoted":
+    if r.status != RolloutStatus.PROMOTED:
         return ""
     if r.rollback_until is not None and is_open(r, now):
         left = format_duration(max(1.0, round(r.rollback_until - now)))

@@ -5,22 +5,24 @@ paying for the UI's imports (its whole answer is ~80 ms)."""
 
 from __future__ import annotations
 
-import functools
 import math
 import textwrap
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from console.lines import MUTED, SPARK_STYLE, Line, Span, line
 from console.render import age, fit, format_value, sparkline
-from console.rollback_window import clock, is_open
-from engine.snapshot import ComparisonView, RolloutView, RuleView, Snapshot, split_series
+from console.rollback_window import clock, closed_sentence, is_open
+from engine.snapshot import ComparisonView, RolloutStatus, RolloutView, RuleView, Snapshot, split_series
 from engine.units import format_duration
+from engine.verbs import VERB_SPECS, Verb, VerbSpec
 
-STATUS_STYLES = {
-    "running": "$success", "promoted": "$success", "promoting": "$accent",
-    "paused": "$warning", "waiting-for-promotion": "$warning", "frozen": "$warning",
-    "rolling-back": "$error", "rolled-back": "$error", "aborted": "$error", "idle": MUTED,
+S = RolloutStatus
+STATUS_STYLES: dict[RolloutStatus, str] = {
+    S.RUNNING: "$success", S.PROMOTED: "$success", S.PROMOTING: "$accent",
+    S.PAUSED: "$warning", S.WAITING: "$warning", S.FROZEN: "$warning",
+    S.ROLLING_BACK: "$error", S.ROLLED_BACK: "$error", S.ABORTED: "$error", S.IDLE: MUTED,
 }
 # state -> (the word shown, its colour): the word carries the meaning, the colour repeats it.
 STATE_WORDS: dict[str, tuple[str, str]] = {
@@ -35,7 +37,7 @@ VERDICT_WORDS: dict[str, tuple[str, str]] = {
 # Shorter causes for narrow panels: the numbers stay, the words go.
 SHORTER = ((" requests", " req"), (" samples", ""), ("stale: last sample ", "stale: "),
            ("not significant at", "not signif. at"), (" each", ""))
-GUARDED_STATUSES = ("paused", "waiting-for-promotion")
+GUARDED_STATUSES = (S.PAUSED, S.WAITING)
 SPARK_POINTS = 12  # per side: two short sparklines say "canary vs baseline" without costing the wire
 DECISION_LINES = 3
 DOWN_CAUSE_LINES = 2
@@ -43,19 +45,49 @@ INDENT = "  "  # continuation lines of one rule
 GAP = "  "  # between the parts of one rule on a line
 
 
-@functools.cache
 def verb_keys() -> dict[str, tuple[str, str]]:
-    """verb -> (key, words) from the one action registry, so the panel can never advertise a wrong
-    key. " rollout" is dropped from the words: this is the Rollout panel, and it saves a row of keys.
-    Imported when first drawn: the registry pulls in Textual, which `opsconsole rollout status`
-    (it shares this module's rule texts) must not pay for."""
-    from console.actions import ACTIONS
+    """verb -> (key, words) from the one verb table (engine/verbs.py), so the panel can never
+    advertise a wrong key. " rollout" is dropped from the words: this is the Rollout panel, and it
+    saves a row of keys. A user keymap that remaps a verb is not seen here (nor in the footer's hint)."""
+    return {str(spec.verb): (spec.key, spec.label.removesuffix(" rollout")) for spec in VERB_SPECS}
 
-    return {
-        spec.command.removeprefix("rollout."): (spec.key, spec.description.removesuffix(" rollout"))
-        for spec in ACTIONS
-        if isinstance(spec.command, str) and spec.command.startswith("rollout.")
-    }
+
+@dataclass(frozen=True)
+class Question:
+    """What the one confirmation asks before a confirmed verb: the console's dialog, the CLI's prompt."""
+
+    title: str
+    text: str
+    second: str | None = None  # a second, distinct question (promote to 100%: `f`, not another `y`)
+
+
+def where(r: RolloutView) -> str:
+    stage = f"stage {r.stage_index + 1}/{len(r.stages)}" if r.stage_index >= 0 else "not started"
+    return f"{r.service} #{r.id} at {r.weight}% ({stage}, {r.status})"
+
+
+def confirm_question(spec: VerbSpec, snapshot: Snapshot | None) -> Question | str:
+    """The question before `spec` (a verb with confirm=True), or why the verb cannot run now."""
+    r = snapshot.rollout if snapshot is not None else None
+    now = snapshot.taken_at if snapshot is not None else time.time()
+    if (spec.verb is Verb.ROLLBACK and r is not None and r.status == RolloutStatus.PROMOTED
+            and not (Verb.ROLLBACK in r.verbs and is_open(r, now))):
+        return closed_sentence(r)
+    if r is None or spec.verb not in r.verbs:
+        return f"nothing to {spec.words}: the rollout is {r.status if r else 'not configured'}"
+    if spec.verb is Verb.ROLLBACK and r.status == RolloutStatus.PROMOTED and r.ended is not None and r.rollback_until:
+        return Question("Roll back the promotion", f"Undo the promotion of {r.service} #{r.id} (100% since "
+                        f"{clock(r.ended)}, rollback window open until {clock(r.rollback_until)}): all traffic back "
+                        "to the stable version (0%)?")
+    if spec.verb is Verb.ROLLBACK:
+        return Question("Roll back", f"Roll back {where(r)}: all traffic back to the stable version (0%)?")
+    if spec.verb is Verb.PROMOTE_FULL:
+        skipped = [str(w) for i, (w, _) in enumerate(r.stages) if i > r.stage_index]
+        skipping = f", skipping {' → '.join(skipped)}" if skipped else ""
+        return Question("Promote to 100%", f"Promote {where(r)} straight to 100%{skipping}?",
+                        second=f"All traffic goes to the canary of {r.service} at once, with no further analysis "
+                        "stage. Sure?")
+    return Question(spec.label.capitalize(), f"{spec.words.capitalize()} {where(r)}?")  # any other confirmed verb
 
 
 # -- layout helpers ------------------------------------------------------------------------------
@@ -292,7 +324,7 @@ def guard_line(r: RolloutView, width: int) -> Line:
                               "NOT guarded (automatic rollback off)", "NOT guarded (no auto-rollback)"], width)
         return ((text, "$error"),)
     if r.status in GUARDED_STATUSES:
-        status = "paused" if r.status == "paused" else "waiting"
+        status = "paused" if r.status == S.PAUSED else "waiting"
         return line(first_fitting([f"{status} at {r.weight}% · still guarded (automatic rollback on)",
                                    "still guarded (automatic rollback on)", "still guarded (auto-rollback on)"], width))
     return ()
@@ -337,8 +369,8 @@ def finished_timing(r: RolloutView, now: float, read_only: bool) -> tuple[str, .
     if r.ended is None:
         return ()
     since = age(now - r.ended)
-    if r.status != "promoted":
-        word = "rolled back" if r.status == "rolled-back" else r.status
+    if r.status != S.PROMOTED:
+        word = "rolled back" if r.status == S.ROLLED_BACK else r.status
         spent = r.ended - r.stage_started if r.stage_started is not None else -1.0
         return (f"{word} {since} ago after {age(spent)} in stage", f"{word} {since} ago") if spent >= 0 else (
             f"{word} {since} ago",)

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from engine.commands import Command, CommandResult
+from engine.verbs import Verb
 
 
 class EngineState(StrEnum):
@@ -24,6 +25,21 @@ class EngineState(StrEnum):
     PAUSED = "paused"
     STOPPING = "stopping"
     STOPPED = "stopped"
+
+
+class RolloutStatus(StrEnum):
+    """A rollout's status (engine/canary/statemachine.py moves it; everyone else reads it)."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    WAITING = "waiting-for-promotion"
+    PROMOTING = "promoting"
+    PROMOTED = "promoted"
+    ROLLING_BACK = "rolling-back"
+    ROLLED_BACK = "rolled-back"
+    ABORTED = "aborted"
+    FROZEN = "frozen"
 
 
 class SourceMode(StrEnum):
@@ -203,7 +219,7 @@ class ComparisonView:
 class RolloutView:
     id: int | None
     service: str
-    status: str
+    status: RolloutStatus
     stage_index: int
     stages: tuple[tuple[int, str], ...]  # (weight, hold as text: "30s" / "manual" / "")
     weight: int
@@ -213,7 +229,7 @@ class RolloutView:
     rules: tuple[RuleView, ...] = ()
     score: float | None = None
     last_decision: str = ""
-    verbs: tuple[str, ...] = ()  # verbs that make sense right now: promote, pause, rollback, ...
+    verbs: tuple[Verb, ...] = ()  # verbs that make sense right now: promote, pause, rollback, ...
     comparisons: tuple[ComparisonView, ...] = ()
     alert: str = ""  # must be read now, shown in red: "ROLLBACK FAILED: … retrying"
     hold_left: float | None = None  # seconds of hold left while paused or frozen

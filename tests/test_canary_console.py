@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from console.app import OpsConsoleApp
-from console.screens.rollout_confirm import RolloutConfirmScreen
+from console.screens.confirm import ConfirmScreen
 from engine.commands import Command
 from tests.canaryfixtures import CANARY, Feeder, http_actuator, query, running, write_config
 from tests.httpfixtures import HttpFixture
@@ -59,10 +59,10 @@ async def test_rollback_key_confirm_and_audit(tmp_path: Path, server: HttpFixtur
             assert "keys: P promote · G promote to 100% · H hold · F freeze · R roll back" in body
             await pilot.press("R")
             await pilot.pause()
-            assert isinstance(app.screen, RolloutConfirmScreen)
+            assert isinstance(app.screen, ConfirmScreen)
             await pilot.press(*"canary 500s on checkout")
             await pilot.press("y")  # typed into the reason: not an answer yet
-            assert isinstance(app.screen, RolloutConfirmScreen) and not server.hits("/canary/rollback")
+            assert isinstance(app.screen, ConfirmScreen) and not server.hits("/canary/rollback")
             await pilot.press("backspace", "enter")
             await pilot.press("y")
             await settle(app, pilot, lambda: "ROLLED-BACK" in panel_text(app))
@@ -111,13 +111,13 @@ async def test_promote_full_needs_a_second_distinct_confirmation(tmp_path: Path,
             await pilot.press("G")
             await pilot.pause()
             screen = app.screen
-            assert isinstance(screen, RolloutConfirmScreen) and "skipping 10 → 50 → 100" in screen.question
+            assert isinstance(screen, ConfirmScreen) and "skipping 10 → 50 → 100" in screen.question
             await pilot.press("enter", "y", "y")  # a second y is not the second confirmation
             await pilot.pause()
-            assert isinstance(app.screen, RolloutConfirmScreen) and not server.hits("/canary/promote")
+            assert isinstance(app.screen, ConfirmScreen) and not server.hits("/canary/promote")
             await pilot.press("n")  # and n cancels at any step
             await pilot.pause()
-            assert not isinstance(app.screen, RolloutConfirmScreen) and not server.hits("/canary/promote")
+            assert not isinstance(app.screen, ConfirmScreen) and not server.hits("/canary/promote")
             await pilot.press("G", "enter", "y", "f")
             await settle(app, pilot, lambda: "PROMOTED" in panel_text(app))
     assert len(server.hits("/canary/promote")) == 1
@@ -131,7 +131,7 @@ async def test_read_only_console_refuses_rollout_keys_visibly(tmp_path: Path, se
             assert "keys: read-only — rollout verbs are disabled" in panel_text(app)
             await pilot.press("S", "R")
             await pilot.pause()
-            assert not isinstance(app.screen, RolloutConfirmScreen)
+            assert not isinstance(app.screen, ConfirmScreen)
             notices = [text for _, _, text in app.notices]
             assert "read-only: starting a rollout is disabled (started with --read-only)" in notices
             assert "read-only: rolling back is disabled (started with --read-only)" in notices

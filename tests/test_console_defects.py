@@ -57,8 +57,8 @@ async def test_disable_target_dialog_shows_question_and_keys_at_80x24(tmp_path: 
             await pilot.pause(0.2)  # the modal's first paint
             text = screen_text(app)
             assert "─ Confirm ─" in text, text
-            assert "disable target 'api'? Collection stops and its series show a" in text, text
-            assert "gap until enabled." in text, text
+            assert "disable target 'api'? Collection stops and its series show a gap" in text, text
+            assert "until enabled." in text, text
             assert "y: yes    n / q / escape: no" in text
             box = app.screen.query_one("Vertical").region
             assert box.width >= 40 and box.height >= 4 and box.right <= 80 and box.bottom <= 24

@@ -61,7 +61,8 @@ def test_rollback_on_a_terminal_asks_first(engine: Engine, tmp_path: Path, actua
     argv = opsconsole_argv("rollout", "rollback", "--config", str(tmp_path / "history.yaml"), "--reason", "5xx")
     declined = PtyProcess(argv)
     try:
-        declined.wait_for_text("roll back checkout at 10% (stage 1/2, waiting-for-promotion)? [y/N]", timeout=30)
+        declined.wait_for_text("Roll back checkout #1 at 10% (stage 1/2, waiting-for-promotion): all traffic back "
+                                "to the stable version (0%)? [y/N]", timeout=30)
         declined.send(b"n\r")
         assert declined.wait(timeout=10) == 2
         assert "rollout.rollback: cancelled" in declined.text()

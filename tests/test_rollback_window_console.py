@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from console.app import OpsConsoleApp
-from console.screens.rollout_confirm import RolloutConfirmScreen
+from console.screens.confirm import ConfirmScreen
 from engine.commands import Command
 from tests.canaryfixtures import http_actuator, running, status, wait_until, write_config
 from tests.httpfixtures import HttpFixture
@@ -43,7 +43,7 @@ async def test_promote_full_then_R_rolls_the_promotion_back(tmp_path: Path, serv
             await pilot.press("R")
             await pilot.pause()
             screen = app.screen
-            assert isinstance(screen, RolloutConfirmScreen)
+            assert isinstance(screen, ConfirmScreen)
             assert re.search(r"Undo the promotion of checkout #1 \(100% since \d\d:\d\d:\d\d, rollback window open "
                              r"until \d\d:\d\d:\d\d\): all traffic back to the stable version", screen.question)
             await pilot.press(*"bad at full traffic", "enter", "y")
@@ -68,7 +68,7 @@ async def test_after_the_window_R_is_refused_with_when_it_closed(tmp_path: Path,
             assert "R roll back" not in panel_text(app)
             await pilot.press("R")
             await pilot.pause()
-            assert not isinstance(app.screen, RolloutConfirmScreen)
+            assert not isinstance(app.screen, ConfirmScreen)
             (notice,) = [text for _, _, text in app.notices if text.startswith("roll back:")]
             assert re.fullmatch(r"roll back: the rollout was promoted to 100% at \d\d:\d\d:\d\d; its rollback "
                                 r"window \(200ms\) closed at \d\d:\d\d:\d\d", notice), notice

@@ -148,8 +148,8 @@ class GapsPanel(Panel):
             return
         question = f"disable target {target.name!r}? Collection stops and its series show a gap until enabled."
 
-        def answered(yes: bool | None) -> None:
-            if yes:
+        def answered(args: dict[str, object] | None) -> None:
+            if args is not None:
                 sender.send_command(Command("collect.disable", {"target": target.name}))
             else:
                 app.notify(f"{target.name}: left enabled")

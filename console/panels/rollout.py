@@ -34,6 +34,7 @@ from console.rollout_text import (
     rule_word,
     spark_spans,
 )
+from engine.snapshot import RolloutStatus as S
 from engine.snapshot import RolloutView, RuleView, Snapshot
 
 BRIEFER = (("in stage ", "stage "), (" of hold left", " hold left"), ("next promotion in ", "next in "),
@@ -91,7 +92,7 @@ class RolloutPanel(Panel):
                        width)
         if r.alert:
             second = line((r.alert, "$error"))
-        elif r.ended is not None and r.status != "promoted" and r.last_decision:
+        elif r.ended is not None and r.status != S.PROMOTED and r.last_decision:
             second = line(r.last_decision)
         else:
             second = sum((self._rule_state(rule) for rule in r.rules), ())
@@ -137,12 +138,12 @@ class RolloutPanel(Panel):
                 return (f"{in_stage} · next promotion in {countdown(r.next_promotion_at - now)}",)
             # Past the hold: not "in 0s" for as long as a rule fails.
             return tuple(f"{in_stage} · {words}" for words in RolloutPanel._held_by(r))
-        if r.status in ("paused", "frozen"):
+        if r.status in (S.PAUSED, S.FROZEN):
             left = f"{age(r.hold_left)} of hold left" if r.hold_left is not None else "waits for a promote"
             return (f"{in_stage} · {r.status}: {left}",)
-        if r.status == "waiting-for-promotion":
+        if r.status == S.WAITING:
             return (f"{in_stage} · waiting for an operator to promote",)
         hold = r.stages[r.stage_index][1] if 0 <= r.stage_index < len(r.stages) else ""
-        if r.status in ("running",):
+        if r.status == S.RUNNING:
             return (f"{in_stage} · next promotion: {hold or 'after the next clean check'}",)
-        return (in_stage if r.stage_started is not None and r.status not in ("idle",) else f"status {r.status}",)
+        return (in_stage if r.stage_started is not None and r.status != S.IDLE else f"status {r.status}",)

@@ -20,14 +20,12 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from console.rollout_text import STATUS_STYLES
 from engine.history.cursor import format_time
 from engine.history.db import HistoryDB
 from engine.history.runs import Run
 from engine.history.story import Decision, Story, rollouts, story
 from engine.units import format_value
-
-STATUS_STYLE = {"rolled-back": "$error", "rolling-back": "$error", "aborted": "$error", "promoted": "$success",
-                "paused": "$warning", "frozen": "$warning"}
 
 
 def rollout_label(row: dict[str, Any]) -> str:
@@ -39,7 +37,7 @@ def decision_label(d: Decision) -> Content:
     who = "automatic" if d.actor == "engine" else d.actor
     return Content.assemble(
         (format_time(d.t, with_date=False), "bold"), f" {d.weight:>3}% ",
-        (f"{d.to_status:<22}", STATUS_STYLE.get(d.to_status, "")), f" {who}: {d.reason}")
+        (f"{d.to_status:<22}", STATUS_STYLES.get(d.to_status, "")), f" {who}: {d.reason}")
 
 
 def detail_text(d: Decision) -> str:

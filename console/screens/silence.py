@@ -102,7 +102,7 @@ class SilenceScreen(ModalScreen[dict[str, Any] | None]):
 
 
 def silence_screen(snapshot: Snapshot | None) -> SilenceScreen | str:
-    """The silence modal, or why there is nothing to silence (for ActionSpec.confirm)."""
+    """The silence modal, or why there is nothing to silence (for ActionSpec.dialog)."""
     alerts = tuple(a for a in (snapshot.alerts if snapshot is not None else ()) if a.state in CHOOSABLE)
     if not alerts:
         return "no firing, pending or no-data alert to silence"

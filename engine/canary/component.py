@@ -42,6 +42,7 @@ from engine.snapshot import RolloutView
 from engine.store.errors import StoreError
 from engine.store.reader import open_reader
 from engine.units import format_duration
+from engine.verbs import VERB_SPECS
 
 log = logging.getLogger("opsconsole.canary")
 
@@ -133,12 +134,12 @@ class CanaryComponent:
     def _register(self, ctx: EngineContext) -> None:
         if self._registered:  # a restarted component keeps its verbs
             return
-        handlers: dict[str, Op] = {
-            "start": self._start, "promote": self._promote, "promote_full": self._promote_full,
-            "pause": self._pause, "resume": self._resume, "freeze": self._freeze, "rollback": self._rollback,
+        handlers: dict[Verb, Op] = {
+            Verb.START: self._start, Verb.PROMOTE: self._promote, Verb.PROMOTE_FULL: self._promote_full,
+            Verb.PAUSE: self._pause, Verb.RESUME: self._resume, Verb.FREEZE: self._freeze, Verb.ROLLBACK: self._rollback,
         }
-        for verb, op in handlers.items():
-            ctx.register_command(f"rollout.{verb}", self._command_handler(op))
+        for spec in VERB_SPECS:  # engine/verbs.py: the console's keys and the CLI come from the same rows
+            ctx.register_command(spec.command, self._command_handler(handlers[spec.verb]))
         self._registered = True
 
     def _command_handler(self, op: Op) -> Callable[[Command], Awaitable[CommandResult]]:

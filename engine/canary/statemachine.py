@@ -21,35 +21,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from typing import Any
 
 from engine.canary.config import MANUAL, Stage
+from engine.snapshot import RolloutStatus
 from engine.units import format_duration
+from engine.verbs import BY_VERB, Verb
 
-
-class Status(StrEnum):
-    IDLE = "idle"
-    RUNNING = "running"
-    PAUSED = "paused"
-    WAITING = "waiting-for-promotion"
-    PROMOTING = "promoting"
-    PROMOTED = "promoted"
-    ROLLING_BACK = "rolling-back"
-    ROLLED_BACK = "rolled-back"
-    ABORTED = "aborted"
-    FROZEN = "frozen"
-
-
-class Verb(StrEnum):
-    START = "start"
-    PROMOTE = "promote"
-    PROMOTE_FULL = "promote_full"
-    PAUSE = "pause"
-    RESUME = "resume"
-    FREEZE = "freeze"
-    ROLLBACK = "rollback"
-
+Status = RolloutStatus  # defined once, in the Snapshot contract; this module moves it
 
 FINISHED = frozenset({Status.PROMOTED, Status.ROLLED_BACK, Status.ABORTED})
 # Statuses in which traffic is (partly) on the canary and the operator may act.
@@ -67,10 +46,6 @@ VERBS: dict[Status, tuple[Verb, ...]] = {
     Status.ROLLED_BACK: (Verb.START,),
     Status.ABORTED: (Verb.START,),
 }
-
-# What an operator reads when a verb is refused: "cannot resume: the rollout is running".
-VERB_TEXT = {Verb.PROMOTE_FULL: "promote to 100%", Verb.ROLLBACK: "roll back"}
-
 
 def clock_text(t: float) -> str:
     """A wall time as an operator reads it in decisions and refusals: 14:32:05."""
@@ -149,7 +124,7 @@ class RolloutMachine:
             what = "there is no rollout" if status is Status.IDLE else f"the rollout is {status}"
             if verb is Verb.ROLLBACK and status is Status.PROMOTED:
                 what = self._window_closed()
-            raise Refused(f"cannot {VERB_TEXT.get(verb, str(verb))}: {what}")
+            raise Refused(f"cannot {BY_VERB[verb].words}: {what}")  # "cannot resume: the rollout is running"
 
     def _window_closed(self) -> str:
         """Why a promoted rollout cannot be rolled back any more: the window closed, or there is none."""

@@ -54,7 +54,7 @@ def build_view(
     return RolloutView(
         id=r.id if r is not None else None,
         service=config.service,
-        status=str(machine.status),
+        status=machine.status,
         stage_index=r.stage if r is not None and r.status is not Status.ABORTED else -1,
         stages=stage_ladder(config),
         weight=r.weight if r is not None else 0,
@@ -64,7 +64,7 @@ def build_view(
         rules=rules,
         score=check.score if check is not None else None,
         last_decision=last_decision,
-        verbs=tuple(str(v) for v in machine.verbs()),
+        verbs=machine.verbs(),
         comparisons=comparisons,
         alert=alert,
         hold_left=r.hold_left if r is not None and r.status in (Status.PAUSED, Status.FROZEN) else None,

@@ -118,27 +118,27 @@ async def test_command_palette_runs_registry_actions(make_app, source):
 
 
 async def test_destructive_action_asks_first(make_app, source, monkeypatch):
-    spec = ActionSpec("rollback", "R", "roll back", "rollout", destructive=True, needs_write=True,
-                      command="rollout.rollback")
+    """Any destructive registry action goes through the one dialog: a reason, then `y`."""
+    spec = ActionSpec("wipe", "W", "wipe cache", "engine", destructive=True, needs_write=True, command="cache.wipe")
     monkeypatch.setitem(actions.BY_ID, spec.id, spec)
     from console import app as app_module
 
     monkeypatch.setitem(app_module.BY_ID, spec.id, spec)
     app = make_app()
     async with app.run_test() as pilot:
-        await app.run_action("op('rollback')")
+        await app.run_action("op('wipe')")
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("enter")  # enter is not yes
+        assert isinstance(app.screen, ConfirmScreen) and "send 'cache.wipe' to the engine?" in app.screen.question
+        await pilot.press("enter")  # the (empty) reason: enter is not yes
         await pilot.press("n")
         await pilot.pause()
         assert source.submitted == []
-        await app.run_action("op('rollback')")
+        await app.run_action("op('wipe')")
         await pilot.pause()
-        await pilot.press("y")
+        await pilot.press(*"stale", "enter", "y")
         await pilot.pause()
         await app.workers.wait_for_complete()
-        assert [c.name for c in source.submitted] == ["rollout.rollback"]
+        assert [(c.name, c.args) for c in source.submitted] == [("cache.wipe", {"reason": "stale"})]
 
 
 @pytest.mark.parametrize("where", ["other-thread", "ui-thread"])

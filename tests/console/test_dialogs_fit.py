@@ -17,7 +17,6 @@ from console.screens.confirm import ConfirmScreen
 from console.screens.error_detail import ErrorDetailScreen
 from console.screens.event_log import EventLogScreen
 from console.screens.help import HelpScreen
-from console.screens.rollout_confirm import RolloutConfirmScreen
 from console.screens.rollout_timeline import RolloutTimelineScreen
 from console.screens.silence import SilenceScreen
 from console.screens.silences import SilencesScreen
@@ -51,8 +50,8 @@ SNAPSHOT = incident()
 DIALOGS: dict[str, tuple[Callable[[Path], object], str]] = {
     "confirm": (lambda h: ConfirmScreen("disable target 'api'? Collection stops and its series show a gap until "
                                         "enabled."), "y: yes    n / q / escape: no"),
-    "rollout confirm": (lambda h: RolloutConfirmScreen("Roll back", "Roll back demo #1 from 10% to 0%? Traffic goes "
-                                                       "back to the stable version.", verb="rollback"),
+    "rollout confirm": (lambda h: ConfirmScreen("Roll back demo #1 from 10% to 0%? Traffic goes back to the stable "
+                                                "version.", title="Roll back", verb="roll back", reason=True),
                         "enter: next · escape: cancel"),
     "silence": (lambda h: SilenceScreen(SNAPSHOT.alerts, SNAPSHOT), "enter: silence · escape: cancel"),
     "silences": (lambda h: SilencesScreen(SNAPSHOT), "q: close"),
