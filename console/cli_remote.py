@@ -75,30 +75,25 @@ def add_parsers(sub: Any, add_config_args: Callable[[argparse.ArgumentParser], N
     add_config_args(status)
     status.add_argument("--json", action="store_true", help="the rollout as JSON")
     for name, specs in subcommands().items():
-        p = verbs.add_parser(name, help=next(s.help for s in specs if not s.flag), epilog=EXIT_CODES_TEXT)
+        p = verbs.add_parser(name, help=specs[0].help, epilog=EXIT_CODES_TEXT)
         p.add_argument("--history", metavar="DB", help=HISTORY_HELP)
         add_config_args(p)
         p.add_argument("--reason", default="", help="why (recorded in the audit and the rollout's events)")
-        for s in specs:
-            if s.flag:
-                asks = " (asks for confirmation)" if s.confirm else ""
-                p.add_argument(f"--{s.flag}", action="store_true", help=f"{s.help}{asks}".replace("%", "%%"))
+        p.set_defaults(spec=specs[0])
+        for s in specs[1:]:  # `promote --full` sends promote_full
+            asks = " (asks for confirmation)" if s.confirm else ""
+            p.add_argument(f"--{s.flag}", dest="spec", action="store_const", const=s,
+                           help=f"{s.help}{asks}".replace("%", "%%"))
         if any(s.confirm for s in specs):
             p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
 
 def subcommands() -> dict[str, list[VerbSpec]]:
-    """CLI subcommand -> the verbs it sends: its own, then those it sends with a flag (promote --full)."""
+    """CLI subcommand -> the verbs it sends: its own first, then those it sends with a flag."""
     by_name: dict[str, list[VerbSpec]] = {}
     for spec in sorted(VERB_SPECS, key=lambda s: bool(s.flag)):
         by_name.setdefault(spec.subcommand, []).append(spec)
     return by_name
-
-
-def chosen_verb(args: argparse.Namespace) -> VerbSpec:
-    """The verb a `rollout` command line names: a set flag's, else its subcommand's own."""
-    specs = subcommands()[args.verb]
-    return next((s for s in specs if s.flag and getattr(args, s.flag, False)), specs[0])
 
 
 def main(args: argparse.Namespace) -> int:
@@ -238,7 +233,7 @@ def rollout(args: argparse.Namespace, db: Path) -> int:
         with ControlClient(db) as client:
             if args.verb == "status":
                 return _print_status(client.snapshot(only=ROLLOUT_ONLY), as_json=args.json)
-            spec = chosen_verb(args)
+            spec: VerbSpec = args.spec
             name = spec.command
             if spec.confirm and not args.yes:
                 refused = _confirm(spec, client.snapshot(only=ROLLOUT_ONLY))

@@ -42,6 +42,28 @@ class RolloutStatus(StrEnum):
     FROZEN = "frozen"
 
 
+class HealthStatus(StrEnum):
+    """A Health panel line's status (HealthView.status): a check, a watch source, the backup line."""
+
+    OK = "OK"
+    WARN = "WARN"
+    FAIL = "FAIL"
+    UNKNOWN = "UNKNOWN"
+    RUNNING = "RUNNING"  # the backup line while a backup runs
+
+
+class TargetState(StrEnum):
+    """A collection target's state (TargetView.state), as the Gaps panel shows it."""
+
+    PENDING = "PENDING"
+    OK = "OK"
+    RETRYING = "RETRYING"
+    OPEN = "OPEN"  # its circuit breaker is open
+    AUTH_FAILED = "AUTH FAILED"
+    FAIL = "FAIL"
+    DISABLED = "DISABLED"
+
+
 class SourceMode(StrEnum):
     LIVE = "live"
     REVIEW = "review"
@@ -94,7 +116,7 @@ class ComponentView:
 @dataclass(frozen=True)
 class HealthView:
     name: str
-    status: str  # OK / WARN / FAIL / UNKNOWN
+    status: str  # a HealthStatus (typed str until engine/history/parts.py builds it from the enum)
     since: float
     value: str = ""
     limit: str = ""
@@ -139,10 +161,10 @@ class GapView:
 
 @dataclass(frozen=True)
 class TargetView:
-    """A collection target's state, for the Gaps panel: OK / RETRYING / OPEN / AUTH FAILED / DISABLED."""
+    """A collection target's state, for the Gaps panel."""
 
     name: str
-    state: str
+    state: str  # a TargetState (typed str until engine/history/parts.py builds it from the enum)
     last_error: str | None = None
     last_ok: float | None = None
 

@@ -19,7 +19,7 @@ from console.panels.base import MUTED, Line, Panel, View, add_to_config, line, s
 from console.render import age, fit
 from console.screens.confirm import ConfirmScreen
 from engine.commands import Command
-from engine.snapshot import GapView, Snapshot, TargetView
+from engine.snapshot import GapView, Snapshot, TargetState, TargetView
 from engine.units import format_duration
 
 RECENT_CLOSED = 5
@@ -90,7 +90,7 @@ class GapsPanel(Panel):
             states[t.state] = states.get(t.state, 0) + 1
         if states:
             counted: list[str | tuple[str, str]] = ["targets"]
-            for i, (state, n) in enumerate(sorted(states.items(), key=lambda kv: kv[0] == "OK")):
+            for i, (state, n) in enumerate(sorted(states.items(), key=lambda kv: kv[0] == TargetState.OK)):
                 counted += [("," if i else "") + f" {n} ", labelled(status_span(state))]
             parts.append(line(*counted))
         return (titled(self.TITLE, parts, width),)
@@ -143,7 +143,7 @@ class GapsPanel(Panel):
             return
         app = self.app
         sender = cast(CommandSender, app)  # the console app: sends, awaits and shows the result
-        if target.state == "DISABLED":
+        if target.state == TargetState.DISABLED:
             sender.send_command(Command("collect.enable", {"target": target.name}))
             return
         question = f"disable target {target.name!r}? Collection stops and its series show a gap until enabled."

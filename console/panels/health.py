@@ -19,12 +19,12 @@ from textual.geometry import Region
 from console.compact import labelled, titled
 from console.panels.base import MUTED, Line, Panel, Span, View, add_to_config, line, sentence, status_span
 from console.render import age, fit, format_value
-from engine.snapshot import AlertView, ComponentView, HealthView, Snapshot, SourceMode, split_series
+from engine.snapshot import AlertView, ComponentView, HealthStatus, HealthView, Snapshot, SourceMode, split_series
 
 CURSOR_STYLE = "reverse"
 SEVERITY_STYLES = {"critical": "$error", "warning": "$warning", "info": ""}
 STATUS_W = 8  # "FIRING  ", "PENDING ", "WARN    "
-SUMMARY_ORDER = ("FAIL", "WARN", "UNKNOWN", "OK")  # worst first; others (RUNNING: a backup) go first
+SUMMARY_ORDER = (HealthStatus.FAIL, HealthStatus.WARN, HealthStatus.UNKNOWN, HealthStatus.OK)  # worst first; others (RUNNING: a backup) go first
 
 
 def alert_value(a: AlertView, snapshot: Snapshot | None = None) -> str:
@@ -154,7 +154,7 @@ class HealthPanel(Panel):
         measure = f"{h.value} / {h.limit}" if h.limit else h.value
         rest = f" {h.name} {age(now - h.since)} {measure}".rstrip()
         # A check that is not OK keeps its whole measure: on its own line when the row is too narrow.
-        wrap_measure = h.status != "OK" and len(rest) > width - STATUS_W and bool(measure)
+        wrap_measure = h.status != HealthStatus.OK and len(rest) > width - STATUS_W and bool(measure)
         if wrap_measure:
             rest = f" {h.name} {age(now - h.since)}"
         head = status_span(h.status, STATUS_W - 1)
@@ -162,11 +162,11 @@ class HealthPanel(Panel):
                      (fit(rest, width - STATUS_W), CURSOR_STYLE if selected else ""))]
         if wrap_measure:
             rows += _indented(measure, width, style="")
-        worth_saying = h.detail if (h.status != "OK" or "bad results" in h.detail) else ""
+        worth_saying = h.detail if (h.status != HealthStatus.OK or "bad results" in h.detail) else ""
         if not h.components:
             return rows + _indented(worth_saying, width)
         if h.name not in self.expanded:  # how many, and what is wrong: the whole reason, wrapped if need be
-            wrong = worth_saying or ", ".join(f"{n} {status}" for n, status in h.components if status.upper() != "OK")
+            wrong = worth_saying or ", ".join(f"{n} {status}" for n, status in h.components if status.upper() != HealthStatus.OK)
             summary = f"{'':<{STATUS_W}}▸ {len(h.components)} components"
             if not wrong:
                 return [*rows, line((fit(f"{summary}, all OK", width), MUTED))]

@@ -16,7 +16,7 @@ from console.chart_rows import CURSOR_BINDINGS, SeriesCursor
 from console.compact import labelled, short_names, titled
 from console.panels.base import MUTED, Line, Panel, View, add_to_config, line, sentence, spark_row, status_span
 from console.render import fit, format_value
-from engine.snapshot import HealthView, SeriesView, Snapshot
+from engine.snapshot import HealthStatus, HealthView, SeriesView, Snapshot
 from engine.units import format_size
 
 ERROR_RATES = frozenset({"status_4xx_per_s", "status_5xx_per_s", "errors_per_s", "parse_errors_per_s"})
@@ -50,7 +50,7 @@ def display_names(sources: Iterable[str]) -> dict[str, str]:
 
 
 def waiting(snapshot: Snapshot) -> dict[str, HealthView]:
-    return {h.name: h for h in snapshot.health if h.name.startswith(WATCHED) and h.status.upper() != "OK"}
+    return {h.name: h for h in snapshot.health if h.name.startswith(WATCHED) and h.status.upper() != HealthStatus.OK}
 
 
 def why_empty(snapshot: Snapshot) -> str:

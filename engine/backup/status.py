@@ -4,7 +4,7 @@ what review (engine/history/parts.py) finds in the history. One function, so bot
 from __future__ import annotations
 
 from engine.backup.config import BackupConfig
-from engine.snapshot import HealthView
+from engine.snapshot import HealthStatus, HealthView
 from engine.units import format_duration, format_size
 
 STALE_FACTOR = 2  # the line warns when the newest backup is older than this many periods
@@ -28,16 +28,16 @@ def backup_health(
     if progress is not None:
         phase, fraction, started = progress
         value = f"{phase} {fraction:.0%}" if fraction is not None else f"{phase}…"
-        return HealthView("backup", "RUNNING", started, value)
+        return HealthView("backup", HealthStatus.RUNNING, started, value)
     if last_error is not None and (last_ok is None or last_error[0] > last_ok[0]):
-        return HealthView("backup", "FAIL", last_error[0], "failed", detail=last_error[1])
+        return HealthView("backup", HealthStatus.FAIL, last_error[0], "failed", detail=last_error[1])
     if last_ok is None:
         # since=now: review rebuilds this line from events alone.
-        return HealthView("backup", "UNKNOWN", now, "none yet", detail=f"b backs up now; scheduled {every}")
+        return HealthView("backup", HealthStatus.UNKNOWN, now, "none yet", detail=f"b backs up now; scheduled {every}")
     created, name, size = last_ok
     if config.every > 0 and now - created > STALE_FACTOR * config.every:
         return HealthView(
-            "backup", "WARN", created, format_size(size),
+            "backup", HealthStatus.WARN, created, format_size(size),
             detail=f"the newest backup is older than {STALE_FACTOR} x {every} ({name})",
         )
-    return HealthView("backup", "OK", created, format_size(size), detail=name)
+    return HealthView("backup", HealthStatus.OK, created, format_size(size), detail=name)

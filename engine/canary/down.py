@@ -8,9 +8,9 @@ up; one that is disabled by the operator or has never been scraped says nothing.
 from __future__ import annotations
 
 from engine.canary.config import CanaryConfig
-from engine.snapshot import Snapshot, split_series
+from engine.snapshot import Snapshot, TargetState, split_series
 
-DOWN_STATES = frozenset({"OPEN", "RETRYING"})
+DOWN_STATES = frozenset({TargetState.OPEN, TargetState.RETRYING})
 COLLECT_PREFIX = "collect:"
 
 
@@ -32,7 +32,7 @@ def down_cause(config: CanaryConfig, snapshot: Snapshot) -> str | None:
             error = target.last_error or ""
             if error.startswith("rate limited"):
                 continue
-            state = "circuit open" if target.state == "OPEN" else "not answering"
+            state = "circuit open" if target.state == TargetState.OPEN else "not answering"
             # "circuit open (connection refused); next probe in 51s" -> "connection refused"
             error = error.split("; next probe")[0].removeprefix("circuit open").strip(" :()")
             return f"target {target.name} {state}: {error}" if error else f"target {target.name} {state}"

@@ -38,14 +38,14 @@ from engine.collect.formats.health import level
 from engine.collect.http1 import HttpClient
 from engine.collect.ratelimit import RateLimiter
 from engine.collect.retry import RetryPolicy
-from engine.snapshot import TargetView
+from engine.snapshot import TargetState, TargetView
 from engine.units import format_duration
 
 log = logging.getLogger(__name__)
 
+_TS = TargetState  # its values, as plain text: the states are compared and written as words
 PENDING, OK, RETRYING, OPEN, AUTH_FAILED, FAIL, DISABLED = (
-    "PENDING", "OK", "RETRYING", "OPEN", "AUTH FAILED", "FAIL", "DISABLED",
-)
+    s.value for s in (_TS.PENDING, _TS.OK, _TS.RETRYING, _TS.OPEN, _TS.AUTH_FAILED, _TS.FAIL, _TS.DISABLED))
 _SEVERITY = {OK: "info", RETRYING: "warning", OPEN: "critical", AUTH_FAILED: "critical", FAIL: "warning",
              DISABLED: "info", PENDING: "info"}
 ERROR_DETAIL_MAX = 160

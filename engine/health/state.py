@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.snapshot import HealthView
+from engine.snapshot import HealthStatus, HealthView
 
-OK, WARN, FAIL, UNKNOWN = "OK", "WARN", "FAIL", "UNKNOWN"
+OK, WARN, FAIL, UNKNOWN = (s.value for s in (HealthStatus.OK, HealthStatus.WARN, HealthStatus.FAIL, HealthStatus.UNKNOWN))
 LEVELS = {OK: 0, WARN: 1, FAIL: 2}  # recorded as health:<name>/status_level
 # Worst first, for the overall status: a FAIL anywhere is what the operator must see.
 _RANK = {FAIL: 3, WARN: 2, UNKNOWN: 1, OK: 0}

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import time
 
-from engine.snapshot import HealthView
+from engine.snapshot import HealthStatus, HealthView
 
 
 class SourceStatus:
     def __init__(self, name: str) -> None:
         self.name = name
-        self.view = HealthView(name, "UNKNOWN", time.time(), value="starting")
+        self.view = HealthView(name, HealthStatus.UNKNOWN, time.time(), value="starting")
 
     def set(self, status: str, value: str, detail: str = "") -> bool:
         """Change the state; True if it changed (callers record an event only then)."""
@@ -25,4 +25,4 @@ class SourceStatus:
 
     @property
     def ok(self) -> bool:
-        return self.view.status == "OK"
+        return self.view.status == HealthStatus.OK

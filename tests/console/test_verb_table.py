@@ -88,7 +88,7 @@ def test_each_verb_is_a_cli_subcommand_or_flag(table) -> None:
     for verb in table:
         argv = ["rollout", verb.subcommand, *([f"--{verb.flag}"] if verb.flag else [])]
         args = parser.parse_args(argv)
-        assert cli_remote.chosen_verb(args) == verb
+        assert args.spec == verb
         assert hasattr(args, "yes") or not verb.confirm, "a confirmed verb without --yes"
     names = set(parser._subparsers._group_actions[0].choices["rollout"]._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
     assert names == {"status"} | {v.subcommand for v in table}
