@@ -49,13 +49,14 @@ def rule_line(rule: RuleView) -> str:
     evidence and the limit exactly as the Rollout panel writes them (its head_parts), so a rate
     reads 6.2% here too, whatever the rule is named."""
     from console.rollout_text import head_parts
+    from engine.snapshot import Verdict
 
     total = f" · {rule.total}/{rule.total_limit} total" if rule.total_limit is not None else ""
     counters = f"{rule.consecutive}/{rule.consecutive_limit} consecutive{total}"
     state = (rule.state or "not checked yet").upper()
     why = f" ({rule.why})" if rule.why else ""
     if not rule.op:  # the "canary up" check: a state, no value
-        return f"{rule.metric}: {'DOWN' if rule.state == 'breach' else state}{why}  {counters}"
+        return f"{rule.metric}: {'DOWN' if rule.state == Verdict.BREACH else state}{why}  {counters}"
     head = "".join(text for text, _ in head_parts(rule, sys.maxsize)[0])  # one line: no width limit
     return f"{head}  {state}{why}  {counters}"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from console.lines import MUTED, SPARK_STYLE, Line, Span, line
 from console.render import age, fit, format_value, sparkline
 from console.rollback_window import clock, closed_sentence, is_open
-from engine.snapshot import ComparisonView, RolloutStatus, RolloutView, RuleView, Snapshot, split_series
+from engine.snapshot import ComparisonView, RolloutStatus, RolloutView, RuleView, Snapshot, Verdict, split_series
 from engine.units import format_duration
 from engine.verbs import VERB_SPECS, Verb, VerbSpec
 
@@ -25,14 +25,11 @@ STATUS_STYLES: dict[RolloutStatus, str] = {
     S.ROLLING_BACK: "$error", S.ROLLED_BACK: "$error", S.ABORTED: "$error", S.IDLE: MUTED,
 }
 # state -> (the word shown, its colour): the word carries the meaning, the colour repeats it.
-STATE_WORDS: dict[str, tuple[str, str]] = {
-    "pass": ("PASS", "$success"), "breach": ("BREACH", "$error"), "inconclusive": ("INCONCLUSIVE", "$warning"),
-    "no-data": ("NO DATA", "$warning"), "error": ("CANNOT MEASURE", "$warning"),
-}
-VERDICT_WORDS: dict[str, tuple[str, str]] = {
-    "pass": ("PASS", "$success"), "high": ("HIGH", ""), "low": ("LOW", ""),
-    "inconclusive": ("INCONCLUSIVE", "$warning"), "no-data": ("NO DATA", "$warning"),
-    "error": ("CANNOT MEASURE", "$warning"),
+V = Verdict
+VERDICT_WORDS: dict[Verdict, tuple[str, str]] = {  # rule states and comparison verdicts alike
+    V.PASS: ("PASS", "$success"), V.BREACH: ("BREACH", "$error"), V.HIGH: ("HIGH", ""), V.LOW: ("LOW", ""),
+    V.INCONCLUSIVE: ("INCONCLUSIVE", "$warning"), V.NO_DATA: ("NO DATA", "$warning"),
+    V.ERROR: ("CANNOT MEASURE", "$warning"),
 }
 # Shorter causes for narrow panels: the numbers stay, the words go.
 SHORTER = ((" requests", " req"), (" samples", ""), ("stale: last sample ", "stale: "),
@@ -163,14 +160,14 @@ def ladder(r: RolloutView) -> Line:
 
 def breached(rule: RuleView) -> bool:
     if rule.state:
-        return rule.state == "breach"
+        return rule.state == V.BREACH
     return rule.value is not None and (rule.value < rule.limit if rule.op == "<" else rule.value > rule.limit)
 
 
 def rule_word(rule: RuleView) -> tuple[str, str]:
     """The state as a word; before the first check there is none (unless the value is over)."""
-    if rule.state in STATE_WORDS:
-        return STATE_WORDS[rule.state]
+    if rule.state in VERDICT_WORDS:
+        return VERDICT_WORDS[Verdict(rule.state)]
     if rule.state:
         return rule.state.upper(), "$warning"
     return ("OVER LIMIT", "$error") if breached(rule) else ("", "")
@@ -252,8 +249,8 @@ def rule_lines(rule: RuleView, width: int, *, with_counters: bool = True) -> lis
 
 def up_lines(rule: RuleView, width: int, cause_lines: int = DOWN_CAUSE_LINES) -> list[Line]:
     """`canary up  OK  0/3 consecutive`, or `canary DOWN  2/3 consecutive` and the cause."""
-    if rule.state != "breach":
-        word, style = ("OK", "$success") if rule.state == "pass" else rule_word(rule)
+    if rule.state != V.BREACH:
+        word, style = ("OK", "$success") if rule.state == V.PASS else rule_word(rule)
         return pack([line(rule.metric), state_part(word or "not checked yet", style or MUTED, rule.why, width),
                      line(counters(rule))], width)
     down = line("canary ", ("DOWN", "$error"))
@@ -299,13 +296,13 @@ def comparison_lines(c: ComparisonView, width: int) -> list[Line]:
     """`compare error_rate PASS  Fisher p=0.61` / `  canary 0.4% (2/500) vs 0.5% (5/1000)`."""
     metric = split_series(c.canary)[1] if c.canary else c.metric
     word, style = VERDICT_WORDS.get(c.verdict, (c.verdict.upper(), "$warning"))
-    if c.verdict in ("high", "low") and not c.failed:  # the configured direction allows it
+    if c.verdict in (V.HIGH, V.LOW) and not c.failed:  # the configured direction allows it
         word = f"{'higher' if c.verdict == 'high' else 'lower'} (allowed)"
     if c.failed:
         style = "$error"
     head = line(("compare ", MUTED), f"{c.metric} ", (word, style), " (critical)" if c.critical and c.failed else "")
-    if c.verdict in ("inconclusive", "no-data", "error") or c.canary_mean is None or c.baseline_mean is None:
-        why = c.why or ("" if c.verdict == "error" else "not enough samples")
+    if c.verdict in (V.INCONCLUSIVE, V.NO_DATA, V.ERROR) or c.canary_mean is None or c.baseline_mean is None:
+        why = c.why or ("" if c.verdict == V.ERROR else "not enough samples")
         why_part = line(why if len(why) <= width - len(INDENT) else shorter(why)) if why else ()
         return pack([head, why_part], width)
     test = " ".join(part for part in (c.test, f"p={c.p_value:.2g}" if c.p_value is not None else "") if part)

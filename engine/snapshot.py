@@ -64,6 +64,18 @@ class TargetState(StrEnum):
     DISABLED = "DISABLED"
 
 
+class Verdict(StrEnum):
+    """How a check judged: a rule's state (RuleView.state) or a comparison's verdict (ComparisonView)."""
+
+    PASS = "pass"
+    BREACH = "breach"  # a rule over its limit
+    HIGH = "high"  # a comparison: the canary above the baseline, or below it
+    LOW = "low"
+    INCONCLUSIVE = "inconclusive"
+    NO_DATA = "no-data"
+    ERROR = "error"  # could not measure
+
+
 class SourceMode(StrEnum):
     LIVE = "live"
     REVIEW = "review"
@@ -207,7 +219,7 @@ class RuleView:
     total_limit: int | None
     unit: str = ""
     op: str = ">"  # ">" for a max, "<" for a min: which side of `limit` is a breach
-    state: str = ""  # pass / breach / inconclusive / no-data / error ("" before the first check)
+    state: str = ""  # a Verdict, "" before the first check
     canary: str = ""  # series keys ("source/metric") for the canary-vs-baseline sparkline
     baseline: str = ""
     n: int | None = None  # requests judged (counted rules), and how many of them were bad
@@ -222,7 +234,7 @@ class ComparisonView:
     """One Mann-Whitney comparison of canary against baseline: pass / high / low / no-data / error."""
 
     metric: str
-    verdict: str  # pass / high / low / inconclusive / no-data / error
+    verdict: str  # a Verdict
     failed: bool = False
     critical: bool = False
     canary_mean: float | None = None

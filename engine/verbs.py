@@ -1,15 +1,8 @@
-"""The rollout verbs, declared once: the one table the other surfaces are built from.
-
-    state machine      engine/canary/statemachine.py: which verbs each status allows, refusals in `words`
-    engine commands    engine/canary/component.py registers `spec.command` for every row
-    console            console/actions.py: key bindings, the `?` help screen, the command palette,
-                       the read-only refusal (`doing`) and the one confirmation dialog (`confirm`)
-    shell              console/cli_remote.py: `opsconsole rollout <cli> [--<flag>] [--yes]`
-
-A row added here is a key, a palette entry, a help line and a CLI subcommand (or flag) with no other
-change; the engine still needs the verb's handler and its place in statemachine.VERBS (a test checks
-that every Verb has both). Here, not in engine/canary/: that package loads the config schema
-(pydantic), and `opsconsole rollout status` must not (tests/test_rollout_from_shell.py).
+"""The rollout verbs, declared once. The state machine's refusals, the canary's command registration,
+the console's keys, help screen, palette and confirmation (console/actions.py) and the CLI's
+subcommands, flags and --yes (console/cli_remote.py) are built from VERB_SPECS; the engine still needs
+a handler and a place in statemachine.VERBS per verb (tests/console/test_verb_table.py checks all of it).
+Not in engine/canary/: that package loads the config schema, which `rollout status` must not.
 """
 
 from __future__ import annotations

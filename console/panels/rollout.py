@@ -35,7 +35,7 @@ from console.rollout_text import (
     spark_spans,
 )
 from engine.snapshot import RolloutStatus as S
-from engine.snapshot import RolloutView, RuleView, Snapshot
+from engine.snapshot import RolloutView, RuleView, Snapshot, Verdict
 
 BRIEFER = (("in stage ", "stage "), (" of hold left", " hold left"), ("next promotion in ", "next in "),
            ("paused: ", ""), ("frozen: ", ""))
@@ -103,7 +103,7 @@ class RolloutPanel(Panel):
         """`error_rate 0.4% PASS  `; the "canary up" check (no op) reads OK or DOWN."""
         word, style = rule_word(rule)
         if not rule.op:
-            word, style = {"pass": ("OK", "$success"), "breach": ("DOWN", "$error")}.get(
+            word, style = {Verdict.PASS: ("OK", "$success"), Verdict.BREACH: ("DOWN", "$error")}.get(
                 rule.state, (word or "not checked yet", style or MUTED))
         value = format_value(rule.metric, rule.value, rule.unit) if rule.op and rule.value is not None else ""
         return line(f"{rule.metric} {value} ".replace("  ", " "), labelled((word or "—", style)), "  ")
@@ -122,7 +122,7 @@ class RolloutPanel(Panel):
     @staticmethod
     def _held_by(r: RolloutView) -> tuple[str, ...]:
         """Past its hold a stage promotes only on a clean check: what it waits for, longest first."""
-        waiting = [rule.metric for rule in r.rules if rule.state not in ("pass", "")]
+        waiting = [rule.metric for rule in r.rules if rule.state not in (Verdict.PASS, "")]
         waiting += [c.metric for c in r.comparisons if c.failed]
         if not waiting:
             return ("hold done · promotes at the next clean check", "hold done · next clean check")

@@ -1,13 +1,8 @@
-"""The one confirmation dialog, keyboard only, for everything that asks first: the confirmed rollout
-verbs (engine/verbs.py `confirm=True`: roll back, promote to 100%), any other destructive registry
-action, disabling a target, lifting a silence.
-
-`y` confirms; `n`, `q` or escape cancels. Enter is deliberately not "yes": a stray enter must never
-roll a service back. With `reason=True` the operator first types a reason (or nothing) and presses
-enter (escape cancels while typing; the keys are text until then). A `second` question asks again
-with `f` (for "full"), so two stray `y`s can never skip every stage.
-
-The result is the command's arguments ({"reason": ...}, or {} without one), or None when cancelled.
+"""The one confirmation dialog, for everything that asks first: confirmed rollout verbs, any other
+destructive registry action, disabling a target, lifting a silence. `y` confirms; `n`, `q` or escape
+cancels; enter is never "yes". With `reason=True`, a reason (or nothing) and enter come first; a
+`second` question wants `f`, so two stray `y`s never skip every stage. The result is the command's
+arguments ({"reason": ...} or {}), or None when cancelled.
 """
 
 from __future__ import annotations

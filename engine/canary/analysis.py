@@ -36,11 +36,12 @@ from engine.canary.config import CanaryConfig, Comparison, Rule
 from engine.evidence.counts import Counts, Histogram, sum_counts
 from engine.evidence.mannwhitney import mann_whitney_u
 from engine.evidence.stats import fisher_greater, mann_whitney_buckets, wilson_bounds
-from engine.snapshot import split_series
+from engine.snapshot import Verdict, split_series
 from engine.units import format_duration, format_value
 
-PASS, BREACH, NO_DATA, ERROR, INCONCLUSIVE = "pass", "breach", "no-data", "error", "inconclusive"
-HIGH, LOW = "high", "low"
+V = Verdict  # its values, as plain text (outcomes are TypedDicts of str)
+PASS, BREACH, NO_DATA, ERROR, INCONCLUSIVE, HIGH, LOW = (
+    v.value for v in (V.PASS, V.BREACH, V.NO_DATA, V.ERROR, V.INCONCLUSIVE, V.HIGH, V.LOW))
 ROLLBACK, PAUSE, NONE = "rollback", "pause", "none"
 UP = "canary up"  # the name of the down check
 MIN_STALE = 2.0  # seconds: a reading is never stale sooner than this
