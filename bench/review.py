@@ -36,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine import eventcodes as ev
 from engine.commands import Actor  # noqa: E402
 from engine.config.loader import load_config  # noqa: E402
 from engine.history.opener import open_history  # noqa: E402
@@ -79,7 +80,7 @@ def build(directory: Path, days: float, n_series: int, step: float, raw: str) ->
     store = Store.open(path, loaded.config.store)
     end = math.floor(time.time() / 3600) * 3600
     t0 = end - days * DAY
-    store.add_event(t0, "engine", "info", "engine", "engine started (config config.yaml)",
+    store.add_event(t0, ev.ENGINE_STARTED, "info", "engine", "engine started (config config.yaml)",
                     run_record(loaded, {"monitor", "alerts", "canary"}, ["gaps", "host-monitor", "alerts", "canary"],
                                False))
     keys = series_names(n_series)
@@ -103,28 +104,29 @@ def build(directory: Path, days: float, n_series: int, step: float, raw: str) ->
         store.add_sample(t0 + 0.25, source, metric, 40.0, unit=unit)
     for day in range(int(days)):  # a gap and an alert a day, an operator's pause now and then
         t = t0 + day * DAY + 3 * 3600
-        store.add_event(t, "gap", "warning", "host", "gap opened: no data from host (target down)",
+        store.add_event(t, ev.GAP_OPENED, "warning", "host", "gap opened: no data from host (target down)",
                         {"series": "host", "start": t - 5, "cause": "target down", "interval_s": step})
-        store.add_event(t + 60, "gap", "info", "host", "gap closed: host had no data for 1m (target down)",
+        store.add_event(t + 60, ev.GAP_CLOSED, "info", "host", "gap closed: host had no data for 1m (target down)",
                         {"series": "host", "start": t - 5, "end": t + 60, "duration_s": 65.0, "cause": "target down"})
         alert = {"rule": "HostMemoryHigh", "series": "host/mem_pct", "value": 90.0, "op": ">", "threshold": 85,
                  "severity": "warning"}
-        store.add_event(t + 600, "alert", "warning", "alert:HostMemoryHigh", "HostMemoryHigh firing: mem",
+        store.add_event(t + 600, ev.ALERT_FIRING, "warning", "alert:HostMemoryHigh", "HostMemoryHigh firing: mem",
                         {**alert, "from": "pending", "to": "firing"})
-        store.add_event(t + 900, "alert", "info", "alert:HostMemoryHigh", "HostMemoryHigh resolved",
+        store.add_event(t + 900, ev.ALERT_RESOLVED, "info", "alert:HostMemoryHigh", "HostMemoryHigh resolved",
                         {**alert, "from": "firing", "to": "resolved"})
         if day % 3 == 0:
-            store.add_event(t + 1200, "action", "info", "engine", "engine paused by alice@203.0.113.9")
-            store.add_event(t + 1260, "action", "info", "engine", "engine resumed by alice@203.0.113.9")
+            store.add_event(t + 1200, ev.ENGINE_PAUSED, "info", "engine", "engine paused by alice@203.0.113.9")
+            store.add_event(t + 1260, ev.ENGINE_RESUMED, "info", "engine", "engine resumed by alice@203.0.113.9")
             store.add_audit(t + 1200, ALICE, "pause", {}, "paused", True)
     r0 = t0 + 0.66 * days * DAY
     store.upsert_rollout({"id": 1, "service": "checkout", "started": r0, "ended": r0 + 2400, "status": "rolled-back",
                           "stage": 1, "weight": 0, "reason": "rolled back"})
-    for dt, before, to, stage, weight, actor in ((0, "idle", "running", 1, 5, "alice@203.0.113.9"),
-                                                  (600, "running", "running", 2, 50, "engine"),
-                                                  (2400, "running", "rolling-back", 2, 50, "engine"),
-                                                  (2400.5, "rolling-back", "rolled-back", 2, 0, "engine")):
-        store.add_event(r0 + dt, "rollout", "info", "canary", f"{to} at {weight}%",
+    for dt, code, before, to, stage, weight, actor in (
+            (0, ev.ROLLOUT_STARTED, "idle", "running", 1, 5, "alice@203.0.113.9"),
+            (600, ev.ROLLOUT_STAGE_ENTERED, "running", "running", 2, 50, "engine"),
+            (2400, ev.ROLLOUT_ROLLING_BACK, "running", "rolling-back", 2, 50, "engine"),
+            (2400.5, ev.ROLLOUT_ROLLED_BACK, "rolling-back", "rolled-back", 2, 0, "engine")):
+        store.add_event(r0 + dt, code, "info", "canary", f"{to} at {weight}%",
                         {"rollout_id": 1, "from": before, "to": to, "stage": stage, "weight": weight, "actor": actor})
     store.flush(timeout=600)
     store.close()

@@ -119,6 +119,7 @@ def _record(db: Path, store_config: Any, action: str, call: dict[str, Any], mess
     """The event and audit row, written into `db` through the Store (a second writer next to a
     running engine is fine: SQLite serialises the two). Only into a current opsconsole history:
     we never create, or migrate, a file just to note that something was refused."""
+    from engine import eventcodes as ev
     from engine.commands import Actor
     from engine.store import Store, StoreError
 
@@ -131,7 +132,8 @@ def _record(db: Path, store_config: Any, action: str, call: dict[str, Any], mess
         print(f"opsconsole: (not recorded in the history: {exc})", file=sys.stderr)
         return
     now = time.time()
-    store.add_event(now, "backup", "info" if ok else "critical", "cli", message, {**call, **data})
+    code = ev.BACKUP_DONE if ok else ev.BACKUP_FAILED
+    store.add_event(now, code, "info" if ok else "critical", "cli", message, {**call, **data})
     store.add_audit(now, Actor.current("cli"), action, call, message, ok)
     store.close()
     if store.stats.last_error:

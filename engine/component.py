@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from engine.commands import Command, CommandResult
 from engine.config.schema import Config
+from engine.eventcodes import EventCode
 from engine.snapshot import SeriesView, Snapshot
 
 if TYPE_CHECKING:
@@ -38,9 +39,10 @@ class EngineContext(Protocol):
         """A sample (wall time `t`, default now): into the live ring buffers and the store."""
 
     def event(
-        self, kind: str, severity: str, source: str, message: str, data: dict[str, Any] | None = None
+        self, code: EventCode, severity: str, source: str, message: str, data: dict[str, Any] | None = None
     ) -> None:
-        """An event: into the snapshot's recent events, the store, and the log."""
+        """An event (its code from engine/eventcodes.py): into the snapshot's recent events, the
+        store, and the log."""
 
     @property
     def paused(self) -> bool: ...

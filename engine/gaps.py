@@ -34,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from engine import eventcodes as ev
+from engine.eventcodes import EventCode
 from engine.snapshot import GapView
 from engine.store import StoreError, open_reader
 from engine.units import format_duration
@@ -179,7 +181,7 @@ class GapTracker:
         self._open[expected.key] = gap
         self._resumed.pop(expected.key, None)
         self._event(
-            "warning", expected.key, f"gap opened: no data from {expected.key} ({cause})",
+            ev.GAP_OPENED, "warning", expected.key, f"gap opened: no data from {expected.key} ({cause})",
             {"series": expected.key, "start": last, "cause": cause, "interval_s": expected.interval, "silent_s": round(now - last, 3)},
         )
 
@@ -190,7 +192,7 @@ class GapTracker:
         duration = end - gap.start
         suffix = f"; {note}" if note else ""
         self._event(
-            "info", key, f"gap closed: {key} had no data for {format_duration(duration)} ({gap.cause}){suffix}",
+            ev.GAP_CLOSED, "info", key, f"gap closed: {key} had no data for {format_duration(duration)} ({gap.cause}){suffix}",
             {"series": key, "start": gap.start, "end": end, "duration_s": round(duration, 3), "cause": gap.cause},
         )
 
@@ -200,9 +202,9 @@ class GapTracker:
             self._close(key, now, note)
         self._rebuild()
 
-    def _event(self, severity: str, key: str, message: str, data: dict[str, Any]) -> None:
+    def _event(self, code: EventCode, severity: str, key: str, message: str, data: dict[str, Any]) -> None:
         if self._ctx is not None:
-            self._ctx.event("gap", severity, key.split("/", 1)[0], message, data)
+            self._ctx.event(code, severity, key.split("/", 1)[0], message, data)
 
     def _rebuild(self) -> None:
         opened = sorted(self._open.values(), key=lambda g: g.start)
@@ -215,7 +217,8 @@ class GapTracker:
         try:
             last_samples, previous_end = await asyncio.to_thread(_read_history, path, self.started_at)
         except StoreError as exc:
-            ctx.event("gap", "warning", "gaps", f"cannot read the history to find gaps across the restart: {exc}")
+            ctx.event(ev.GAP_HISTORY_UNREAD, "warning", "gaps",
+                      f"cannot read the history to find gaps across the restart: {exc}", {"error": str(exc)})
             return
         if previous_end is None:
             return  # a new history: nothing ran before us
@@ -236,7 +239,7 @@ class GapTracker:
         key's silence is counted from the start, so a target still down now gets its own gap, with
         its own cause."""
         self._open[key] = GapView(series=key, start=last, end=None, cause=ENGINE_NOT_RUNNING)
-        self._event("warning", key, f"gap opened: no data from {key} ({ENGINE_NOT_RUNNING})",
+        self._event(ev.GAP_OPENED, "warning", key, f"gap opened: no data from {key} ({ENGINE_NOT_RUNNING})",
                     {"series": key, "start": last, "cause": ENGINE_NOT_RUNNING})
         self._close(key, self.started_at)
 

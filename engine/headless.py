@@ -18,6 +18,7 @@ import logging
 import signal
 from collections.abc import Callable
 
+from engine import eventcodes as ev
 from engine.config.loader import ConfigError, LoadedConfig
 from engine.runtime import Engine
 
@@ -86,15 +87,16 @@ class _Reloader:
         try:
             loaded = await asyncio.to_thread(self.load_config)
         except ConfigError as err:
-            engine.event("engine", "warning", "engine",
-                         f"config reload rejected, the running config is kept:\n{err}")
+            engine.event(ev.CONFIG_REJECTED, "warning", "engine",
+                         f"config reload rejected, the running config is kept:\n{err}", {"error": str(err)})
             return
         except OSError as err:
-            engine.event("engine", "warning", "engine",
-                         f"config reload rejected, the running config is kept: {err.strerror or err}")
+            engine.event(ev.CONFIG_REJECTED, "warning", "engine",
+                         f"config reload rejected, the running config is kept: {err.strerror or err}",
+                         {"error": str(err.strerror or err)})
             return
         try:
             await engine.reload(loaded)
         except Exception:  # a bug in a part's rebuild: the engine must stay up and say so
             log.exception("config reload failed")
-            engine.event("engine", "critical", "engine", "config reload failed (see the log); components may be down")
+            engine.event(ev.CONFIG_RELOAD_FAILED, "critical", "engine", "config reload failed (see the log); components may be down")

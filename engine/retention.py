@@ -13,6 +13,7 @@ import asyncio
 import logging
 import threading
 
+from engine import eventcodes as ev
 from engine.component import ComponentError, EngineContext
 from engine.config.schema import StoreConfig
 from engine.store import StoreError
@@ -51,7 +52,7 @@ class RetentionComponent:
                 log.info("%s", report.summary())
                 if any(report.deleted.values()) or report.freed_pages:
                     ctx.event(
-                        "store", "info", "retention", report.summary(),
+                        ev.RETENTION_RAN, "info", "retention", report.summary(),
                         {"rolled_samples": report.rolled_samples, "deleted": report.deleted,
                          "freed_pages": report.freed_pages},
                     )

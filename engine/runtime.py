@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from engine import eventcodes as ev
 from engine import secrets
 from engine.backup.component import BackupComponent
 from engine.commands import Command, CommandResult
@@ -27,6 +28,7 @@ from engine.config.loader import LoadedConfig
 from engine.config.schema import Config
 from engine.control.server import ControlServer
 from engine.errorbook import ErrorBook, context_text
+from engine.eventcodes import EventCode
 from engine.gaps import GapTracker
 from engine.history.runs import run_record
 from engine.lock import CONSOLE, HEADLESS, EngineLock
@@ -36,6 +38,7 @@ from engine.retention import RetentionComponent
 from engine.selfmetrics import EngineCounters, SelfMetrics
 from engine.series import SeriesBuffers
 from engine.snapshot import EngineState, EventView, SeriesView, Snapshot, SourceMode
+from engine.statelog import StateRecorder
 from engine.store import Store, StoreError
 from engine.supervisor import Supervisor
 
@@ -85,6 +88,7 @@ class Engine:
         self._extra_components = list(components or ())
         self._series = SeriesBuffers()
         self._errors = ErrorBook()
+        self._states = StateRecorder()
         self._events: deque[EventView] = deque(maxlen=RECENT_EVENTS)
         self._errors_total = 0
         self._state = EngineState.STARTING
@@ -162,7 +166,7 @@ class Engine:
             self._state = EngineState.RUNNING
             # The run record makes the history self-describing for review (engine/history/runs.py).
             components = [view.name for view in self._supervisor.views()]
-            self.event("engine", "info", "engine", f"engine started (config {self._config_name()})",
+            self.event(ev.ENGINE_STARTED, "info", "engine", f"engine started (config {self._config_name()})",
                        run_record(self.loaded, configured_parts(self.config), components, self.read_only))
             publisher = asyncio.create_task(self._publish_forever(), name="snapshot-publisher")
             self._publish()
@@ -173,7 +177,7 @@ class Engine:
                 self._state = EngineState.STOPPING
                 publisher.cancel()
                 await self._supervisor.stop_all()
-                self.event("engine", "info", "engine", "engine stopped")
+                self.event(ev.ENGINE_STOPPED, "info", "engine", "engine stopped")
                 self._state = EngineState.STOPPED
                 self._publish()
         finally:
@@ -211,7 +215,7 @@ class Engine:
             self._start_components()
             self._publish()
         later = f"; {', '.join(kept)} changed: takes effect at the next start" if kept else ""
-        self.event("engine", "info", "engine", f"config reloaded ({self._config_name()}): components restarted{later}")
+        self.event(ev.CONFIG_RELOADED, "info", "engine", f"config reloaded ({self._config_name()}): components restarted{later}")
         return kept
 
     def _own_commands(self) -> dict[str, CommandHandler]:
@@ -296,18 +300,18 @@ class Engine:
             self._store.add_sample(t, source, metric, value, unit=unit)
 
     def event(
-        self, kind: str, severity: str, source: str, message: str, data: dict[str, Any] | None = None
+        self, code: EventCode, severity: str, source: str, message: str, data: dict[str, Any] | None = None
     ) -> None:
         t = time.time()
         message = secrets.redact(message)
-        self._events.append(EventView(t, kind, severity, source, message))
+        self._events.append(EventView(t, code.kind, severity, source, message))
         if severity in ("warning", "critical"):
             self._errors_total += 1
-            self._errors.add(t, source, message, context=context_text(kind, data))
+            self._errors.add(t, source, message, context=context_text(code.kind, data))
         if self._store is not None:
-            self._store.add_event(t, kind, severity, source, message, data)
+            self._store.add_event(t, code, severity, source, message, data)
         level = {"critical": logging.ERROR, "warning": logging.WARNING}.get(severity, logging.INFO)
-        log.log(level, "%s/%s: %s", kind, source, message)
+        log.log(level, "%s/%s: %s", code.kind, source, message)
 
     # ------------------------------------------------------------------ SnapshotSource
     def snapshot(self) -> Snapshot:
@@ -381,7 +385,8 @@ class Engine:
         assert self._running is not None
         self._running.clear()
         self._state = EngineState.PAUSED
-        self.event("action", "info", "engine", f"engine paused by {command.actor.describe()}")
+        self.event(ev.ENGINE_PAUSED, "info", "engine", f"engine paused by {command.actor.describe()}",
+                   {"actor": command.actor.describe()})
         return CommandResult(True, "paused: collection and analysis stopped")
 
     async def _resume(self, command: Command) -> CommandResult:
@@ -390,7 +395,8 @@ class Engine:
         assert self._running is not None
         self._running.set()
         self._state = EngineState.RUNNING
-        self.event("action", "info", "engine", f"engine resumed by {command.actor.describe()}")
+        self.event(ev.ENGINE_RESUMED, "info", "engine", f"engine resumed by {command.actor.describe()}",
+                   {"actor": command.actor.describe()})
         return CommandResult(True, "resumed")
 
     # ------------------------------------------------------------------ snapshots
@@ -405,13 +411,17 @@ class Engine:
         error = self._store.stats.last_error if self._store is not None else None
         if error != self._store_error_seen:
             if error:
-                self.event("health", "critical", "store", f"history is not being written: {error}")
+                self.event(ev.STORE_WRITE_FAILED, "critical", "store", f"history is not being written: {error}",
+                           {"error": error})
             elif self._store_error_seen:
-                self.event("health", "info", "store", "history writes resumed")
+                self.event(ev.STORE_WRITE_RESUMED, "info", "store", "history writes resumed")
             self._store_error_seen = error
 
     def _publish(self) -> None:
-        self._snapshot = self._build_snapshot()
+        self._snapshot = snapshot = self._build_snapshot()
+        if self._store is not None:  # review reads the state as it was (engine/statelog.py)
+            for part, body in self._states.changes(snapshot):
+                self._store.add_state(snapshot.taken_at, part, body)
 
     def _build_snapshot(self) -> Snapshot:
         store_error = self._store.stats.last_error if self._store is not None else None

@@ -178,7 +178,6 @@ class TargetView:
     name: str
     state: str  # a TargetState (typed str until engine/history/parts.py builds it from the enum)
     last_error: str | None = None
-    last_ok: float | None = None
 
 
 @dataclass(frozen=True)

@@ -222,3 +222,9 @@ def _dataclass_decoder(cls: type) -> Decoder:
         return cls(**kwargs)
 
     return decode
+
+
+def field_from_jsonable(name: str, data: Any) -> Any:
+    """One field of a Snapshot (its `rollout`, its `health`, ...) from `to_jsonable` of its value:
+    the recorded state parts (engine/statelog.py) are decoded one field at a time."""
+    return _decoder(typing.get_type_hints(Snapshot)[name])(data, f"snapshot.{name}")

@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from engine import eventcodes as ev
 from engine.component import Component, ComponentError, EngineContext
 from engine.config.schema import SupervisorConfig
 from engine.snapshot import ComponentView
@@ -82,7 +83,7 @@ class Supervisor:
             status.restarts += 1
             status.last_error = reason
             self._ctx.event(
-                "engine",
+                ev.COMPONENT_CRASHED,
                 "critical",
                 component.name,
                 f"{component.name} failed: {reason} — restarting in {backoff:.0f}s",

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from engine import eventcodes as ev
 from engine.commands import Actor, Command
 from engine.config.loader import load_config
 from engine.runtime import Engine
@@ -218,7 +219,7 @@ def synthetic_history(directory: Path) -> Path:
     store = Store.open(path, loaded.config.store)
     t0 = SYNTHETIC_T0
     engine_actor = Actor("engine", None, "engine")
-    store.add_event(t0, "engine", "info", "engine", "engine started (config config.yaml)",
+    store.add_event(t0, ev.ENGINE_STARTED, "info", "engine", "engine started (config config.yaml)",
                     run_record(loaded, {"monitor", "canary", "alerts"}, ["gaps", "host-monitor", "canary", "alerts"],
                                False))
     for i in range(600):
@@ -227,25 +228,25 @@ def synthetic_history(directory: Path) -> Path:
         store.add_sample(t, "t:canary", "error_rate", 0.05 if i >= 280 else 0.004)
         store.add_sample(t, "t:baseline", "error_rate", 0.004)
 
-    def transition(t: float, before: str, to: str, stage: int, weight: int, actor: str, message: str,
-                   severity: str = "info") -> None:
-        store.add_event(t, "rollout", severity, "canary", message, {
+    def transition(t: float, code: ev.EventCode, before: str, to: str, stage: int, weight: int, actor: str,
+                   message: str, severity: str = "info") -> None:
+        store.add_event(t, code, severity, "canary", message, {
             "rollout_id": 1, "from": before, "to": to, "stage": stage, "weight": weight, "actor": actor})
 
     store.upsert_rollout({"id": 1, "service": "checkout", "started": t0 + 100, "status": "running", "stage": 0,
                           "weight": 5, "reason": "started"})
-    transition(t0 + 100, "idle", "running", 1, 5, "alice@203.0.113.9", "started by alice@203.0.113.9 at 5% (stage 1/3)")
+    transition(t0 + 100, ev.ROLLOUT_STARTED, "idle", "running", 1, 5, "alice@203.0.113.9", "started by alice@203.0.113.9 at 5% (stage 1/3)")
     store.add_audit(t0 + 100, ALICE, "rollout.start", {"context": {"rollout_id": 1, "stage": 1, "weight": 5}},
                     "started by alice@203.0.113.9 at 5% (stage 1/3)", True)
-    transition(t0 + 200, "running", "running", 2, 25, "engine", "promoted to 25% (stage 2/3): 1m40s at 5% passed")
+    transition(t0 + 200, ev.ROLLOUT_STAGE_ENTERED, "running", "running", 2, 25, "engine", "promoted to 25% (stage 2/3): 1m40s at 5% passed")
     store.add_audit(t0 + 200, engine_actor, "rollout.promote", {"context": {
         "rollout_id": 1, "stage": 1, "weight": 5,
         "metrics": {"error_rate": {"value": 0.004, "state": "pass", "limit": 0.01, "consecutive": 0, "total": 0}}}},
         "promoted to 25% (stage 2/3)", True)
     evidence = "canary error_rate 5.0% > 1.0% for 3/3 checks (total 3)"
-    transition(t0 + 300, "running", "rolling-back", 2, 25, "engine", f"rolling back from 25% (stage 2/3): {evidence}",
+    transition(t0 + 300, ev.ROLLOUT_ROLLING_BACK, "running", "rolling-back", 2, 25, "engine", f"rolling back from 25% (stage 2/3): {evidence}",
                "critical")
-    transition(t0 + 300.5, "rolling-back", "rolled-back", 2, 0, "engine", f"rolled back at 25%: {evidence}", "critical")
+    transition(t0 + 300.5, ev.ROLLOUT_ROLLED_BACK, "rolling-back", "rolled-back", 2, 0, "engine", f"rolled back at 25%: {evidence}", "critical")
     store.upsert_rollout({"id": 1, "ended": t0 + 300.5, "status": "rolled-back", "stage": 1, "weight": 0,
                           "reason": f"rolled back at 25%: {evidence}"})
     store.add_audit(t0 + 300.5, engine_actor, "rollout.rollback", {"context": {
@@ -254,17 +255,17 @@ def synthetic_history(directory: Path) -> Path:
         f"rolled back at 25%: {evidence}", True)
     alert = {"rule": "CanaryErrors", "series": "t:canary/error_rate", "value": 0.05, "op": ">", "threshold": 0.02,
              "severity": "critical"}
-    store.add_event(t0 + 290, "alert", "info", "alert:CanaryErrors", "CanaryErrors pending",
+    store.add_event(t0 + 290, ev.ALERT_PENDING, "info", "alert:CanaryErrors", "CanaryErrors pending",
                     {**alert, "from": "inactive", "to": "pending"})
-    store.add_event(t0 + 295, "alert", "critical", "alert:CanaryErrors", "CanaryErrors firing: error rate",
+    store.add_event(t0 + 295, ev.ALERT_FIRING, "critical", "alert:CanaryErrors", "CanaryErrors firing: error rate",
                     {**alert, "from": "pending", "to": "firing"})
-    store.add_event(t0 + 400, "gap", "warning", "host", "gap opened: no data from host (target down)",
+    store.add_event(t0 + 400, ev.GAP_OPENED, "warning", "host", "gap opened: no data from host (target down)",
                     {"series": "host", "start": t0 + 395, "cause": "target down", "interval_s": 1.0})
-    store.add_event(t0 + 420, "gap", "info", "host", "gap closed: host had no data for 25s (target down)",
+    store.add_event(t0 + 420, ev.GAP_CLOSED, "info", "host", "gap closed: host had no data for 25s (target down)",
                     {"series": "host", "start": t0 + 395, "end": t0 + 420, "duration_s": 25.0, "cause": "target down"})
-    store.add_event(t0 + 450, "action", "info", "engine", "engine paused by alice@203.0.113.9")
+    store.add_event(t0 + 450, ev.ENGINE_PAUSED, "info", "engine", "engine paused by alice@203.0.113.9")
     store.add_audit(t0 + 450, ALICE, "pause", {}, "paused: collection and analysis stopped", True)
-    store.add_event(t0 + 460, "action", "info", "engine", "engine resumed by alice@203.0.113.9")
-    store.add_event(t0 + 600, "engine", "info", "engine", "engine stopped")
+    store.add_event(t0 + 460, ev.ENGINE_RESUMED, "info", "engine", "engine resumed by alice@203.0.113.9")
+    store.add_event(t0 + 600, ev.ENGINE_STOPPED, "info", "engine", "engine stopped")
     store.close()
     return path

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import eventcodes as ev
 from engine.backup.config import BackupConfig
 from engine.backup.errors import BackupError, RestoreRefused
 from engine.backup.job import BackupResult, run_backup
@@ -125,7 +126,7 @@ def test_a_database_in_use_is_refused_even_with_force(backup: BackupResult, tmp_
 def test_force_replaces_an_unused_history_that_was_in_wal_mode(source: Path, backup: BackupResult, tmp_path: Path) -> None:
     target = tmp_path / "old.db"
     store = Store.open(target, StoreConfig(path=target))
-    store.add_event(1.0, "engine", "info", "old", "from the file being replaced")
+    store.add_event(1.0, ev.LEGACY, "info", "old", "from the file being replaced")
     store.close()
     result = restore(backup.path, target, force=True)
     assert result.replaced and "(replaced)" in result.message()

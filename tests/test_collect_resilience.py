@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from engine import eventcodes as ev
 from engine import secrets
 from engine.collect.auth import TokenLifecycleManager
 from engine.collect.config import TrackConfig
@@ -37,8 +38,9 @@ class Recorder:
     def record(self, source: str, metric: str, value: float, t: float, unit: str) -> None:
         self.samples.append((source, metric, value, t, unit))
 
-    def event(self, kind: str, severity: str, source: str, message: str, data: dict[str, Any] | None = None) -> None:
-        self.events.append((kind, severity, source, secrets.redact(message)))
+    def event(self, code: ev.EventCode, severity: str, source: str, message: str,
+              data: dict[str, Any] | None = None) -> None:
+        self.events.append((code, severity, source, secrets.redact(message)))
 
     def changed(self) -> None:
         pass
@@ -74,7 +76,7 @@ async def harness() -> AsyncIterator[Harness]:
     client = HttpClient()
     sink = Recorder()
     tokens = TokenLifecycleManager(
-        client, lambda source, severity, message, data: sink.event("collect", severity, source, message, data))
+        client, lambda source, severity, message, data: sink.event(ev.TOKEN_EVENT, severity, source, message, data))
     yield Harness(client, RateLimiter(1000, 1000), tokens, asyncio.Semaphore(50), sink)
     await client.aclose()
 

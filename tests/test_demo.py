@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from engine import eventcodes as ev
 from engine.component import ComponentError
 from engine.config.schema import Config, DemoConfig
 from engine.demo import DemoComponent, DemoService
@@ -103,8 +104,9 @@ class FakeCtx:
     def record(self, source: str, metric: str, value: float, *, t: float | None = None, unit: str = "") -> None:
         self.records.append((source, metric, value, unit))
 
-    def event(self, kind: str, severity: str, source: str, message: str, data: dict[str, Any] | None = None) -> None:
-        self.events.append((kind, severity, source, message))
+    def event(self, code: ev.EventCode, severity: str, source: str, message: str,
+              data: dict[str, Any] | None = None) -> None:
+        self.events.append((code, severity, source, message))
 
     @property
     def paused(self) -> bool:
@@ -416,8 +418,8 @@ async def test_component_records_samples_and_stops_cleanly_on_cancel(tmp_path: P
 
     service = component.service
     assert service is not None
-    kind, severity, source, message = ctx.events[0]
-    assert (kind, severity, source) == ("engine", "info", "demo")
+    code, severity, source, message = ctx.events[0]
+    assert (code, severity, source) == (ev.DEMO_LISTENING, "info", "demo")
     listening = r"demo service listening on http://127\.0\.0\.1:(\d+) \(baseline :(\d+), canary :(\d+)\)"
     match = re.fullmatch(listening, message)
     assert match and [int(p) for p in match.groups()] == [service.ports[n] for n in ("router", "baseline", "canary")]
@@ -433,7 +435,7 @@ async def test_component_records_samples_and_stops_cleanly_on_cancel(tmp_path: P
     async with httpx.AsyncClient() as client:
         await client.post(f"{service.router_url}/admin/weight", json={"canary_weight": 60})
     await asyncio.sleep(0.05)
-    assert ("engine", "info", "demo", "demo: canary weight 50% -> 60%") in ctx.events
+    assert (ev.DEMO_CHANGED, "info", "demo", "demo: canary weight 50% -> 60%") in ctx.events
 
     # Requests stuck in a 5 s injected latency must not hold up the stop.
     service.set_faults("baseline", latency="5s")

@@ -10,6 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from engine import eventcodes as ev
 from engine.monitor.config import MonitorConfig, ProcessRule
 from engine.monitor.processes import ProcessScanner
 from tests.monitorkit import busy_python, child, events, running_engine, sleeper_binary, wait_for
@@ -49,7 +50,7 @@ def test_found_by_name_cmdline_pid_file_and_self(tmp_path: Path) -> None:
     assert me.cpu_pct is None  # one reading has no CPU %: it needs two, never a made-up 0
     got = samples(result, "proc:named")
     assert got["running"] == 1 and got["count"] == 1 and got["rss_bytes"] > 0 and "cpu_pct" not in got
-    assert [m for _, src, m, _ in result.events if src == "proc:named"] == [
+    assert [m for _, _, src, m, _ in result.events if src == "proc:named"] == [
         f"named: following pid {by_name.pid} (name 'opsc-sleep-a')"]
 
 
@@ -73,7 +74,7 @@ def test_pid_file_problems_say_what_is_wrong(tmp_path: Path) -> None:
                               rule(name="garbage", pid_file=str(garbage)),
                               rule(name="stale", pid_file=str(stale))])
     result = scanner.scan()
-    messages = {src: m for _, src, m, _ in result.events}
+    messages = {src: m for _, _, src, m, _ in result.events}
     assert messages["proc:missing"] == f"missing: not running: pid file {tmp_path / 'none.pid'} does not exist"
     assert messages["proc:garbage"] == f"garbage: not running: pid file {garbage} holds 'not-a-pid', not a pid"
     assert messages["proc:stale"] == f"stale: not running: pid {gone.pid} from {stale} is not running"
@@ -89,14 +90,14 @@ def test_a_vanished_process_is_an_event_and_no_data_and_its_return_a_restart(tmp
     gone = scanner.scan()
     assert view(gone, "worker").status == "not running"
     assert samples(gone, "proc:worker") == {"running": 0.0, "count": 0.0}  # no rss/cpu: a gap, not 0
-    [(severity, _, message, _)] = gone.events
-    assert severity == "warning" and message.startswith(f"worker: pid {first.pid} is gone (it ran ")
+    [(code, severity, _, message, _)] = gone.events
+    assert code is ev.PROCESS_GONE and severity == "warning" and message.startswith(f"worker: pid {first.pid} is gone (it ran ")
     assert message.endswith("); no data until a process matches again")
     assert scanner.scan().events == []
     with child([str(binary), "300"]) as second:
         back = scanner.scan()
     assert view(back, "worker").pid == second.pid and view(back, "worker").restarts == 1
-    assert [(sev, m) for sev, _, m, _ in back.events] == [
+    assert [(sev, m) for _, sev, _, m, _ in back.events] == [
         ("warning", f"worker restarted: gone -> pid {second.pid} (restart 1)")]
     assert samples(back, "proc:worker")["restarts"] == 1
 
@@ -108,7 +109,7 @@ def test_a_pid_change_between_two_scans_is_one_restart(tmp_path: Path) -> None:
         scanner.scan()
     with child([str(binary), "300"]) as second:
         result = scanner.scan()
-    assert [m for _, _, m, _ in result.events] == [f"svc restarted: pid {first.pid} -> pid {second.pid} (restart 1)"]
+    assert [m for _, _, _, m, _ in result.events] == [f"svc restarted: pid {first.pid} -> pid {second.pid} (restart 1)"]
 
 
 def test_cpu_percent_is_measured_over_real_time(tmp_path: Path) -> None:

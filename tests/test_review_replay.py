@@ -5,9 +5,12 @@ the console's own six panels must draw the same lines (view tuples, at two width
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
+from pathlib import Path
 
 import pytest
 
+from engine import statelog
 from engine.history.opener import open_history
 from engine.history.source import HistorySource
 from engine.snapshot import EngineState, Snapshot, SourceMode
@@ -26,6 +29,35 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Recording:
 @pytest.fixture(scope="module")
 def rollout(tmp_path_factory: pytest.TempPathFactory) -> Recording:
     return shared_rollout(tmp_path_factory)
+
+
+def without_states(rec: Recording, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The recording as an engine before schema version 7 left it: no recorded states, so review
+    rebuilds them from events and samples (engine/history/parts.py, rollout.py)."""
+    copy = tmp_path_factory.mktemp("no-states") / "history.db"
+    with sqlite3.connect(rec.db) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("DELETE FROM states")
+    return copy
+
+
+@pytest.fixture(scope="module", params=["recorded", "rebuilt"])
+def rollout_file(request: pytest.FixtureRequest, rollout: Recording,
+                 tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return rollout.db if request.param == "recorded" else without_states(rollout, tmp_path_factory)
+
+
+def test_review_shows_the_state_the_engine_recorded_exactly(demo: Recording, rollout: Recording) -> None:
+    for rec in (demo, rollout):
+        source = HistorySource(open_history(rec.db))
+        try:
+            for live in rec.snapshots:
+                replayed = source.seek(live.taken_at)
+                for part in statelog.RECORDED:
+                    assert getattr(replayed, part) == getattr(live, part), (live.taken_at, part)
+        finally:
+            source.close()
 
 
 def in_flight(live: Snapshot, replayed: Snapshot) -> bool:
@@ -86,13 +118,14 @@ def test_the_cursor_stays_inside_the_recording(demo: Recording) -> None:
         source.close()
 
 
-def test_a_recorded_rollout_replays_through_the_canary_state_machine(rollout: Recording) -> None:
+def test_a_recorded_rollout_replays_through_the_canary_state_machine(rollout: Recording, rollout_file: Path) -> None:
     """Status, stage, weights, last decision and alert line come from the canary's own machine and
     view: equal to live at every moment. Rule values are re-computed by the canary's analysis at
     the recorded check times; the panel's lines match except where a sample sits within the few
     milliseconds a live check took (see engine/history/checks.py), so the counts are compared at
-    the decision, where the audit row holds the judged evidence."""
-    source = HistorySource(open_history(rollout.db))
+    the decision, where the audit row holds the judged evidence. Both from the recorded states and,
+    as for a file of an older engine, rebuilt."""
+    source = HistorySource(open_history(rollout_file))
     try:
         for live in rollout.snapshots:
             replayed = source.seek(live.taken_at).rollout
@@ -113,8 +146,8 @@ def test_a_recorded_rollout_replays_through_the_canary_state_machine(rollout: Re
         source.close()
 
 
-def test_alerts_replay_through_the_engines_evaluator(rollout: Recording) -> None:
-    source = HistorySource(open_history(rollout.db))
+def test_alerts_replay_through_the_engines_evaluator(rollout: Recording, rollout_file: Path) -> None:
+    source = HistorySource(open_history(rollout_file))
     try:
         live_firing = next(s for s in rollout.snapshots if any(a.state == "firing" for a in s.alerts))
         replayed = source.seek(live_firing.taken_at)

@@ -66,12 +66,15 @@ def test_the_strip_puts_the_most_important_mark_in_each_column() -> None:
              Mark(55.0, "alert", ""), Mark(99.9, "rollout", "")]
     assert strip(found, rng, 10) == "·R···!···r"
     assert strip([], rng, 5) == "·····"
-    assert classify("rollout", "critical", "rolled back at 25%: ...") == "rollback"
-    assert classify("rollout", "info", "started by alice at 5% (stage 1/3)") == "rollout"
-    assert classify("alert", "critical", "HighErrorRate firing: ...") == "alert"
-    assert classify("alert", "info", "HighErrorRate firing (muted: ...): ...") is None
-    assert classify("gap", "warning", "gap opened: no data from host (x)") == "gap"
-    assert classify("gap", "info", "gap closed: host had no data") is None
+    assert classify("rollout.rolled_back", "critical") == "rollback"
+    assert classify("rollout.noted", "critical", cause="rollback_failed") == "rollback"
+    assert classify("rollout.started", "info") == "rollout"
+    assert classify("alert.firing", "critical") == "alert"
+    assert classify("alert.firing", "info") is None  # muted
+    assert classify("gap.opened", "warning") == "gap"
+    assert classify("gap.closed", "info") is None
+    assert classify("engine.paused", "info") == "action"
+    assert classify("engine.stopped", "info") == "stop"
 
 
 def test_event_filters_parse_and_match(tmp_path: Path) -> None:
@@ -99,7 +102,7 @@ def test_the_run_record_keeps_the_config_exactly(tmp_path: Path, config: str) ->
     assert Config.model_validate(json.loads(to_json(plain(loaded)))) == loaded
 
 
-def test_the_views_answer_from_the_file_or_as_subqueries(tmp_path: Path) -> None:
+def test_the_views_answer_from_the_file_and_in_review(tmp_path: Path) -> None:
     path = synthetic_history(tmp_path / "h")
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
         names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")}
@@ -115,17 +118,6 @@ def test_the_views_answer_from_the_file_or_as_subqueries(tmp_path: Path) -> None
         assert latest["t:canary/error_rate"] == 0.05
     opened = open_history(path)
     try:
-        assert views.source_of(opened.db, "gaps") == "gaps"
-    finally:
-        opened.close()
-    # A file of schema version 3 has no views: review uses the same SELECT as a subquery.
-    with sqlite3.connect(path) as conn:
-        for name in views.NAMES:
-            conn.execute(f"DROP VIEW {name}")
-        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-    opened = open_history(path)
-    try:
-        assert views.source_of(opened.db, "gaps").startswith("(")
         assert [r["cause"] for r in views.query(opened.db, "gaps")] == ["target down"]
         assert views.query(opened.db, "rollout_decisions", "rollout_id = ?", [1], order="t")[0]["t"] == SYNTHETIC_T0 + 100
     finally:

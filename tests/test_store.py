@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import eventcodes as ev
 from engine import secrets
 from engine.commands import Actor
 from engine.config.schema import StoreConfig
@@ -110,7 +111,7 @@ def test_flush_rows_triggers_a_flush_before_the_interval(open_store, db_path: Pa
 def test_flush_blocks_until_committed(open_store, db_path: Path) -> None:
     store = open_store(flush_interval=10, flush_rows=1_000_000)
     store.add_samples([(float(i), "a", "b", float(i)) for i in range(1000)])
-    store.add_event(1.0, "engine", "info", "engine", "hello")
+    store.add_event(1.0, ev.ENGINE_STARTED, "info", "engine", "hello")
     store.flush(timeout=5)
     assert count_samples(db_path) == 1000
     stats = store.stats
@@ -121,7 +122,7 @@ def test_flush_blocks_until_committed(open_store, db_path: Path) -> None:
 def test_close_flushes_everything_and_refuses_more(db_path: Path) -> None:
     store = Store.open(db_path, config(db_path, flush_interval=10, flush_rows=1_000_000))
     store.add_samples([(float(i), "a", "b", float(i)) for i in range(500)])
-    store.add_event(1.0, "engine", "info", "engine", "bye")
+    store.add_event(1.0, ev.ENGINE_STARTED, "info", "engine", "bye")
     store.close()
     assert not Path(str(db_path) + "-wal").exists()  # last connection closed: WAL checkpointed away
     assert count_samples(db_path) == 500
@@ -218,17 +219,18 @@ def test_schema_version_is_recorded(open_store, db_path: Path) -> None:
 
 def test_newer_schema_version_is_refused_and_the_file_is_unchanged(db_path: Path) -> None:
     Store.open(db_path, config(db_path)).close()
+    newer = schema.latest_version() + 1
     with contextlib.closing(sqlite3.connect(db_path)) as conn, conn:
-        conn.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(newer),))
     before = file_bytes(db_path)
     expected = (
-        f"{db_path} has schema version 7, this opsconsole understands up to {schema.latest_version()}: "
+        f"{db_path} has schema version {newer}, this opsconsole understands up to {schema.latest_version()}: "
         "upgrade opsconsole or use another store.path"
     )
     with pytest.raises(StoreError) as info:
         Store.open(db_path, config(db_path))
     assert str(info.value) == expected
-    with pytest.raises(StoreError, match="schema version 7"):
+    with pytest.raises(StoreError, match=f"schema version {newer}"):
         open_reader(db_path)
     assert file_bytes(db_path) == before
 
@@ -340,7 +342,7 @@ def test_a_full_disk_keeps_the_rows_reports_and_resumes(open_store, db_path: Pat
     disk_full(store)
 
     store.add_samples([(float(i), "host", "mem_pct", float(i)) for i in range(1, 801)])
-    store.add_event(1.0, "alert", "critical", "alerts", "fired")
+    store.add_event(1.0, ev.ALERT_FIRING, "critical", "alerts", "fired")
     store.add_audit(2.0, Actor("ann", "10.0.0.9"), "rollout.pause", {"reason": "x"}, "paused", True)
     wait_for(lambda: store.stats.failed_flushes >= 2, what="retries against the full disk")
     stats = store.stats
@@ -368,7 +370,7 @@ def test_a_stalled_disk_drops_the_oldest_samples_counts_them_and_keeps_events(
 
     store.add_samples([(float(i), "host", "mem_pct", float(i)) for i in range(1, 601)])
     wait_for(lambda: store.stats.failed_flushes >= 1, what="a failed flush")
-    store.add_event(1.0, "gap", "warning", "collect", "kept")
+    store.add_event(1.0, ev.GAP_OPENED, "warning", "collect", "kept")
     for start in range(601, 2401, 600):  # 1800 more while the disk is full
         store.add_samples([(float(i), "host", "mem_pct", float(i)) for i in range(start, start + 600)])
     wait_for(lambda: store.stats.dropped_samples == 1401, what="the bound to drop 1401 samples")
@@ -496,7 +498,7 @@ def test_reader_works_from_another_thread_while_the_writer_writes(open_store, db
 def test_reader_events_window_kinds_limit_and_audit(open_store, db_path: Path) -> None:
     store = open_store()
     for i in range(10):
-        store.add_event(float(i), "alert" if i % 2 else "gap", "warning", "engine", f"e{i}", {"i": i})
+        store.add_event(float(i), ev.ALERT_FIRING if i % 2 else ev.GAP_OPENED, "warning", "engine", f"e{i}", {"i": i})
     store.add_audit(3.5, Actor("ann", "10.1.2.3", "tui"), "rollout.promote", {"to": 50}, "promoted", True)
     store.add_audit(4.5, Actor("bob"), "rollout.rollback", {}, "refused: no rollout", False)
     store.flush()
@@ -524,7 +526,7 @@ def test_time_range_of_an_empty_history_is_none(open_store, db_path: Path) -> No
 
 def test_a_copied_history_reads_on_another_machine(open_store, db_path: Path, tmp_path: Path) -> None:
     store = open_store()
-    store.add_event(7.0, "rollout", "info", "canary", "promoted to 50%")
+    store.add_event(7.0, ev.ROLLOUT_STAGE_ENTERED, "info", "canary", "promoted to 50%")
     store.close()
     copy = tmp_path / "laptop" / "history.db"
     copy.parent.mkdir()
@@ -546,7 +548,7 @@ def secret() -> Iterator[str]:
 
 def test_secrets_are_redacted_before_they_reach_the_file(open_store, db_path: Path, secret: str) -> None:
     store = open_store()
-    store.add_event(1.0, "collect", "warning", "api", f"401 with token {secret}", {"headers": {"auth": secret}, "n": 1})
+    store.add_event(1.0, ev.TARGET_STATE, "warning", "api", f"401 with token {secret}", {"headers": {"auth": secret}, "n": 1})
     store.add_audit(2.0, Actor("ann"), "target.set_token", {"token": secret}, f"set {secret}", True)
     store.upsert_rollout({"id": 1, "service": "checkout", "reason": f"because {secret}"})
     store.close()

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from engine import eventcodes as ev
 from engine.alertmanager.config import AlertmanagerConfig
 from engine.alertmanager.payload import Payload, alert_key, base_labels, firing_payload, resolved_payload
 from engine.collect.client import describe_transport_error, make_client, retry_after
@@ -118,15 +119,16 @@ class AlertmanagerPusher:
             receiver.next_try = time.monotonic() + pause
             reason = str(exc)
             if reason != receiver.failing:
-                ctx.event("alert", "warning", SOURCE,
+                ctx.event(ev.PUSH_FAILING, "warning", SOURCE,
                           f"alertmanager {receiver.url}: push of {len(batch)} alert(s) failed: {reason}; "
-                          "retrying, nothing is dropped")
+                          "retrying, nothing is dropped", {"url": receiver.url, "error": reason})
             receiver.failing = reason
             return
         receiver.accepted, receiver.resolving = sending, {}
         receiver.last_push, receiver.failures, receiver.next_try = mono, 0, float("-inf")
         if receiver.failing is not None:
-            ctx.event("alert", "info", SOURCE, f"alertmanager {receiver.url}: pushes work again")
+            ctx.event(ev.PUSH_RECOVERED, "info", SOURCE, f"alertmanager {receiver.url}: pushes work again",
+                      {"url": receiver.url})
             receiver.failing = None
 
     async def _post_with_retries(self, client: httpx.AsyncClient, url: str, batch: list[Payload]) -> None:

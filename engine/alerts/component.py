@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from engine import eventcodes as ev
 from engine.alerts.config import AlertRule, window_spans
 from engine.alerts.evaluator import EVALUATE_EVERY, AlertEvaluator, AlertEvent, clock_text
 from engine.alerts.feed import Gap, Key, WindowFeed
@@ -57,7 +58,7 @@ class AlertsComponent:
     @staticmethod
     def _emit(ctx: EngineContext, events: list[AlertEvent]) -> None:
         for e in events:
-            ctx.event("alert", e.severity, e.source, e.message, e.data)
+            ctx.event(e.code, e.severity, e.source, e.message, e.data)
 
     async def _restore_silences(self, ctx: EngineContext) -> None:
         now = self.evaluator.clock()
@@ -69,12 +70,14 @@ class AlertsComponent:
             await asyncio.to_thread(ctx.store.flush)
             events = await asyncio.to_thread(_read_alert_events, path, now - MAX_DURATION)
         except StoreError as exc:  # the history is unreadable: silences start empty, and we say so
-            ctx.event("alert", "warning", "alerts", f"silences not restored from the history: {exc}")
+            ctx.event(ev.SILENCES_UNREAD, "warning", "alerts", f"silences not restored from the history: {exc}",
+                      {"error": str(exc)})
             return
         restored = self.evaluator.silences.restore(events, now, set(self.evaluator.rules))
         if restored:
             names = ", ".join(f"{s.rule} (until {clock_text(s.expires)})" for s in restored)
-            ctx.event("alert", "info", "alerts", f"restored {len(restored)} silence(s) from the history: {names}")
+            ctx.event(ev.SILENCES_RESTORED, "info", "alerts",
+                      f"restored {len(restored)} silence(s) from the history: {names}", {"count": len(restored)})
 
     async def _fill_windows(self, ctx: EngineContext, gaps: dict[Key, Gap]) -> None:
         path = ctx.store.path
@@ -88,8 +91,8 @@ class AlertsComponent:
         except StoreError as exc:  # the windows hold what the rings give; said once
             if not self._history_warned:
                 self._history_warned = True
-                ctx.event("alert", "warning", "alerts", f"rule windows not read from the history "
-                          f"(they hold what this engine recorded since it started): {exc}")
+                ctx.event(ev.ALERT_WINDOWS_UNREAD, "warning", "alerts", f"rule windows not read from the history "
+                          f"(they hold what this engine recorded since it started): {exc}", {"error": str(exc)})
         for key in gaps:
             self.feed.give_up(key)
 

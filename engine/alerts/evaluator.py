@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import eventcodes as ev
 from engine.alerts.config import AlertRule
 from engine.alerts.rules import FIRING, INACTIVE, PENDING, RESOLVED, Lookup, Outcome, RuleState, Transition, outcome
 from engine.alerts.silences import Silence, SilenceBook
+from engine.eventcodes import EventCode
 from engine.snapshot import AlertView, SilenceView, split_series
 from engine.units import format_duration, format_value
 
@@ -28,6 +30,7 @@ _NO_DATA_MEANS = {"ok": "counted as not firing", "alert": "counted as firing", "
 
 @dataclass(frozen=True)
 class AlertEvent:
+    code: EventCode
     severity: str
     source: str
     message: str
@@ -134,16 +137,16 @@ class AlertEvaluator:
         s = self.silences.add(rule, author, comment, now, seconds)
         self._views = self._build_views(now)
         message = f"{rule} silenced by {author} for {format_duration(seconds)} (until {clock_text(s.expires)}): {comment}"
-        return s, AlertEvent("info", f"alert:{rule}", message, {"silence": s.as_data()})
+        return s, AlertEvent(ev.SILENCE_ADDED, "info", f"alert:{rule}", message, {"silence": s.as_data()})
 
     def unsilence(self, rule: str, author: str) -> list[AlertEvent]:
         removed = self.silences.remove_rule(rule)
         self._views = self._build_views(self.clock())
-        return [AlertEvent("info", f"alert:{rule}", f"silence on {rule} by {s.author} lifted by {author}",
+        return [AlertEvent(ev.SILENCE_LIFTED, "info", f"alert:{rule}", f"silence on {rule} by {s.author} lifted by {author}",
                            {"silence_removed": s.id}) for s in removed]
 
     def _expired(self, s: Silence) -> AlertEvent:
-        return AlertEvent("info", f"alert:{s.rule}", f"silence on {s.rule} by {s.author} expired ({s.comment})",
+        return AlertEvent(ev.SILENCE_EXPIRED, "info", f"alert:{s.rule}", f"silence on {s.rule} by {s.author} expired ({s.comment})",
                           {"silence_expired": s.id})
 
     # ----------------------------------------------------------------------------- events
@@ -169,23 +172,23 @@ class AlertEvaluator:
             if reason:
                 data["reason"] = reason
             because = f": {reason}" if reason else ""
-            return AlertEvent("info", source, f"{rule.name}: no data from {rule.series}{because} "
+            return AlertEvent(ev.ALERT_NO_DATA, "info", source, f"{rule.name}: no data from {rule.series}{because} "
                               f"({_NO_DATA_MEANS[rule.no_data]})", data)
         if t.after == "data":
-            return AlertEvent("info", source, f"{rule.name}: data again from {rule.series}", data)
+            return AlertEvent(ev.ALERT_DATA_AGAIN, "info", source, f"{rule.name}: data again from {rule.series}", data)
         if t.after == PENDING:
-            return AlertEvent("info", source, f"{rule.name} pending: {seen}, {condition_text(rule, unit)}", data)
+            return AlertEvent(ev.ALERT_PENDING, "info", source, f"{rule.name} pending: {seen}, {condition_text(rule, unit)}", data)
         if t.after == FIRING:
             muted = self.muted_by(rule.name, now)
             data["muted_by"] = muted
             what = rule.summary or f"{seen}, {condition_text(rule, unit)}"
             if muted:
-                return AlertEvent("info", source, f"{rule.name} firing (muted: {muted}): {what}", data)
-            return AlertEvent(rule.severity, source, f"{rule.name} firing: {what}", data)
+                return AlertEvent(ev.ALERT_FIRING, "info", source, f"{rule.name} firing (muted: {muted}): {what}", data)
+            return AlertEvent(ev.ALERT_FIRING, rule.severity, source, f"{rule.name} firing: {what}", data)
         if t.after == RESOLVED:
-            return AlertEvent("info", source, f"{rule.name} resolved: {seen}", data)
+            return AlertEvent(ev.ALERT_RESOLVED, "info", source, f"{rule.name} resolved: {seen}", data)
         assert t.before == PENDING and t.after == INACTIVE
-        return AlertEvent("info", source, f"{rule.name} no longer pending: {seen}", data)
+        return AlertEvent(ev.ALERT_INACTIVE, "info", source, f"{rule.name} no longer pending: {seen}", data)
 
     # ----------------------------------------------------------------------------- views
     def _build_views(self, now: float) -> tuple[AlertView, ...]:

@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+from engine import eventcodes as ev
 from engine.backup.config import BackupConfig
 from engine.backup.errors import BackupError
 from engine.backup.files import BackupFile, clean_interrupted, newest_verified
@@ -86,12 +87,12 @@ class BackupComponent:
             newest = await asyncio.to_thread(newest_verified, directory)
         except BackupError as exc:
             self._last_error = (time.time(), str(exc))
-            ctx.event("backup", "warning", "backup", f"backup directory problem: {exc}")
+            ctx.event(ev.BACKUP_DIR_PROBLEM, "warning", "backup", f"backup directory problem: {exc}", {"error": str(exc)})
             return
         if removed:
             names = ", ".join(p.name for p in removed)
             ctx.event(
-                "backup", "warning", "backup",
+                ev.BACKUP_PARTIALS_REMOVED, "warning", "backup",
                 f"removed {len(removed)} partial file(s) left by an interrupted backup in {directory}: {names}",
                 {"removed": [str(p) for p in removed]},
             )
@@ -163,7 +164,8 @@ class BackupComponent:
         ctx: EngineContext, actor: Actor, scheduled: bool, ok: bool, message: str, data: dict[str, Any]
     ) -> None:
         try:
-            ctx.event("backup", "info" if ok else "critical", "backup", message, {"scheduled": scheduled, **data})
+            ctx.event(ev.BACKUP_DONE if ok else ev.BACKUP_FAILED, "info" if ok else "critical", "backup", message,
+                      {"scheduled": scheduled, **data})
             if scheduled:  # a command's audit row comes from Engine.execute
                 ctx.store.add_audit(time.time(), actor, "backup", {"scheduled": True}, message, ok)
         except StoreError as exc:  # the engine stopped while a backup was being cancelled

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from engine import eventcodes as ev
 from engine.canary.actuators import ActuatorConfigError, build_actuator
 from engine.canary.actuators.base import Actuation, Actuator, Report, apply_with_retries
 from engine.canary.analysis import NONE, PAUSE, ROLLBACK, Analysis, CheckResult, Reading
@@ -202,7 +203,7 @@ class CanaryComponent:
         self.ctx.store.upsert_rollout(r.row())
         self._last_decision = transition.reason
         self.ctx.event(
-            "rollout", severity, SOURCE, transition.reason,
+            transition.code, severity, SOURCE, transition.reason,
             {"rollout_id": r.id, "from": str(transition.before), "to": str(r.status), "stage": r.stage + 1,
              "weight": r.weight, "actor": actor.describe(), **data},
         )
@@ -370,7 +371,7 @@ class CanaryComponent:
         if not report.ok:
             self._alert = (f"ROLLBACK FAILED after {report.attempts} attempts: {report.detail} — "
                            f"retrying every {format_duration(self.config.interval)}")
-            self._record(m.note(self._alert), actor, "critical", actuation=report.data)
+            self._record(m.note(self._alert), actor, "critical", actuation=report.data, cause="rollback_failed")
             if automatic and not retry:
                 self._audit_automatic("rollout.rollback", self._alert, False, context)
             return CommandResult(False, self._alert, audit=context)
@@ -425,7 +426,7 @@ class CanaryComponent:
                 self._alert = f"frozen with a failing canary: {result.reason} (R rolls back, C resumes the guard)"
                 if not self._frozen_warned:
                     self._frozen_warned = True
-                    self.ctx.event("rollout", "critical", SOURCE,
+                    self.ctx.event(ev.ROLLOUT_FROZEN_FAILING, "critical", SOURCE,
                                    f"frozen at {self._where()} with a failing canary, not rolling back: {decided}",
                                    {"rollout_id": r.id, "evidence": result.evidence()})
             return None
@@ -459,7 +460,8 @@ class CanaryComponent:
                 if why != self._held_because:  # one event per new reason, not one per check
                     self._held_because = why
                     self._last_decision = f"promotion held at {self._where()}: {why}"
-                    self.ctx.event("rollout", "warning", SOURCE, self._last_decision, {"rollout_id": r.id})
+                    self.ctx.event(ev.ROLLOUT_PROMOTION_HELD, "warning", SOURCE, self._last_decision,
+                                   {"rollout_id": r.id, "why": why})
                 return None
         self._held_because = ""
         held = format_duration(float(hold)) if isinstance(hold, float) else "the stage"
@@ -481,15 +483,17 @@ class CanaryComponent:
             await asyncio.to_thread(self.ctx.store.flush)  # a restarted component reads what it wrote
             row = await asyncio.to_thread(latest)
         except StoreError as exc:
-            self.ctx.event("rollout", "warning", SOURCE, f"cannot read the last rollout from the history: {exc}")
+            self.ctx.event(ev.ROLLOUT_HISTORY_UNREAD, "warning", SOURCE,
+                           f"cannot read the last rollout from the history: {exc}", {"error": str(exc)})
             return
         if row is None:
             return
         try:
             transition = self.m.recover(row)
         except ValueError:  # a status this version does not know: show it, do not guess
-            self.ctx.event("rollout", "warning", SOURCE,
-                           f"rollout #{row['id']} has an unknown status {row['status']!r} in the history; ignored")
+            self.ctx.event(ev.ROLLOUT_UNKNOWN_STATUS, "warning", SOURCE,
+                           f"rollout #{row['id']} has an unknown status {row['status']!r} in the history; ignored",
+                           {"rollout_id": row["id"], "status": row["status"]})
             self.machine = self._new_machine(config)
             return
         self._last_decision = self.m.rollout.reason if self.m.rollout else ""
@@ -522,10 +526,10 @@ class CanaryComponent:
         assert r is not None
         report = await self._actuate("set_weight", r.weight, r.stage)
         if report.ok:
-            self.ctx.event("rollout", "info", SOURCE, f"weight {r.weight}% re-applied after the restart",
+            self.ctx.event(ev.ROLLOUT_REAPPLIED, "info", SOURCE, f"weight {r.weight}% re-applied after the restart",
                            {"rollout_id": r.id, "actuation": report.detail})
         else:
-            self.ctx.event("rollout", "critical", SOURCE,
+            self.ctx.event(ev.ROLLOUT_REAPPLY_FAILED, "critical", SOURCE,
                            f"could not re-apply weight {r.weight}% after the restart: {report.detail}",
                            {"rollout_id": r.id})
 
@@ -540,9 +544,9 @@ class CanaryComponent:
                    "the next start")
         log.error("canary: %s", message)
         if r is not None:
-            self._record(self.m.note(message), ENGINE_ACTOR, "critical")  # the rollout row says it too
+            self._record(self.m.note(message), ENGINE_ACTOR, "critical", cause="actuation_cut_off")  # the row says it too
         else:
-            self.ctx.event("rollout", "critical", SOURCE, message)
+            self.ctx.event(ev.ROLLOUT_ACTUATION_CUT_OFF, "critical", SOURCE, message)
         self._audit_automatic("rollout.actuation_cut_off", message, False, self._context())
         return f"; weight uncertain: an actuation was cut off (recorded {recorded})"
 
@@ -562,6 +566,6 @@ class CanaryComponent:
         context = self._context()
         t = self.m.pause(f"paused at {self._where()}: the engine is stopping (console closed or terminal hung up)"
                          + cut_off)
-        self._record(t, ENGINE_ACTOR, "warning")
+        self._record(t, ENGINE_ACTOR, "warning", cause="engine_stopping")
         self._audit_automatic("rollout.pause", t.reason, True, context)
         self._publish()

@@ -23,7 +23,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from engine import eventcodes as ev
 from engine.canary.config import MANUAL, Stage
+from engine.eventcodes import EventCode
 from engine.snapshot import RolloutStatus
 from engine.units import format_duration
 from engine.verbs import BY_VERB, Verb
@@ -82,6 +84,7 @@ class Transition:
     before: Status
     reason: str
     at: float
+    code: EventCode  # what the history records it as (engine/eventcodes.py)
 
     @property
     def after(self) -> Status:
@@ -163,11 +166,11 @@ class RolloutMachine:
 
     # -- transitions ---------------------------------------------------------------------------
 
-    def _move(self, reason: str, **changes: Any) -> Transition:
+    def _move(self, code: EventCode, reason: str, **changes: Any) -> Transition:
         assert self.rollout is not None
         before = self.rollout.status
         self.rollout = replace(self.rollout, reason=reason, **changes)
-        return Transition(self.rollout, before, reason, self.clock())
+        return Transition(self.rollout, before, reason, self.clock(), code)
 
     def _stage_fields(self, index: int, now: float) -> dict[str, Any]:
         hold = self.stages[index].hold
@@ -185,58 +188,59 @@ class RolloutMachine:
         now = self.clock()
         self.rollout = Rollout(rollout_id, self.service, Status.RUNNING, 0, 0, now, now, reason=reason)
         self.rollout = replace(self.rollout, **self._stage_fields(0, now))
-        return Transition(self.rollout, before, reason, now)
+        return Transition(self.rollout, before, reason, now, ev.ROLLOUT_STARTED)
 
     def abort_start(self, rollout_id: int, reason: str) -> Transition:
         """A start that could not begin (a gate said no, the actuator failed): recorded, ended."""
         before = self.status
         now = self.clock()
         self.rollout = Rollout(rollout_id, self.service, Status.ABORTED, 0, 0, now, now, ended=now, reason=reason)
-        return Transition(self.rollout, before, reason, now)
+        return Transition(self.rollout, before, reason, now, ev.ROLLOUT_ABORTED)
 
     def enter_stage(self, index: int, reason: str) -> Transition:
         """The weight of stage `index` is set (automatic or operator promotion)."""
-        return self._move(reason, **self._stage_fields(index, self.clock()))
+        return self._move(ev.ROLLOUT_STAGE_ENTERED, reason, **self._stage_fields(index, self.clock()))
 
     def begin_promotion(self, reason: str) -> Transition:
-        return self._move(reason, status=Status.PROMOTING, hold_deadline=None, hold_left=None)
+        return self._move(ev.ROLLOUT_PROMOTING, reason, status=Status.PROMOTING, hold_deadline=None, hold_left=None)
 
     def promoted(self, reason: str) -> Transition:
-        return self._move(reason, status=Status.PROMOTED, weight=100, ended=self.clock())
+        return self._move(ev.ROLLOUT_PROMOTED, reason, status=Status.PROMOTED, weight=100, ended=self.clock())
 
     def pause(self, reason: str) -> Transition:
-        return self._hold(Status.PAUSED, reason)
+        return self._hold(ev.ROLLOUT_PAUSED, Status.PAUSED, reason)
 
     def freeze(self, reason: str) -> Transition:
-        return self._hold(Status.FROZEN, reason)
+        return self._hold(ev.ROLLOUT_FROZEN, Status.FROZEN, reason)
 
-    def _hold(self, status: Status, reason: str) -> Transition:
+    def _hold(self, code: EventCode, status: Status, reason: str) -> Transition:
         assert self.rollout is not None
         r = self.rollout
         left = r.hold_left
         if r.hold_deadline is not None:
             left = max(0.0, r.hold_deadline - self.clock())
-        return self._move(reason, status=status, hold_deadline=None, hold_left=left)
+        return self._move(code, reason, status=status, hold_deadline=None, hold_left=left)
 
     def resume(self, reason: str) -> Transition:
         """Back to the stage's hold, with what was left of it (a manual stage waits again)."""
         assert self.rollout is not None
         r = self.rollout
         if self.stages[r.stage].hold == MANUAL:
-            return self._move(reason, status=Status.WAITING, hold_deadline=None, hold_left=None)
+            return self._move(ev.ROLLOUT_RESUMED, reason, status=Status.WAITING, hold_deadline=None, hold_left=None)
         left = r.hold_left if r.hold_left is not None else float(self.stages[r.stage].hold or 0.0)
-        return self._move(reason, status=Status.RUNNING, hold_deadline=self.clock() + left, hold_left=None)
+        return self._move(ev.ROLLOUT_RESUMED, reason, status=Status.RUNNING, hold_deadline=self.clock() + left, hold_left=None)
 
     def begin_rollback(self, reason: str) -> Transition:
         # Not ended while traffic is on its way back (a promoted rollout had ended; its rollback has not).
-        return self._move(reason, status=Status.ROLLING_BACK, hold_deadline=None, hold_left=None, ended=None)
+        return self._move(ev.ROLLOUT_ROLLING_BACK, reason, status=Status.ROLLING_BACK, hold_deadline=None, hold_left=None,
+                          ended=None)
 
     def rolled_back(self, reason: str) -> Transition:
-        return self._move(reason, status=Status.ROLLED_BACK, weight=0, ended=self.clock())
+        return self._move(ev.ROLLOUT_ROLLED_BACK, reason, status=Status.ROLLED_BACK, weight=0, ended=self.clock())
 
     def note(self, reason: str) -> Transition:
         """Same status, new reason (a failed actuation that is being retried, say)."""
-        return self._move(reason)
+        return self._move(ev.ROLLOUT_NOTED, reason)
 
     def recover(self, row: Mapping[str, Any]) -> Transition | None:
         """The last rollout from the store, after a restart or a crash.
@@ -259,13 +263,13 @@ class RolloutMachine:
         where = f"{rollout.weight}% (stage {stage + 1}/{len(self.stages)})"
         if status is Status.ROLLING_BACK:
             return Transition(rollout, status, f"was rolling back at {where} when the engine stopped; "
-                              "finishing the rollback", now)
+                              "finishing the rollback", now, ev.ROLLOUT_RECOVERED)
         if status is Status.FROZEN:
-            return self._move(f"recovered after a restart: still frozen at {where}", hold_left=None)
+            return self._move(ev.ROLLOUT_RECOVERED, f"recovered after a restart: still frozen at {where}", hold_left=None)
         hold = self.stages[stage].hold
         saved = row.get("hold_left")  # what was left of the hold when it stopped (schema v5)
         left = None if hold == MANUAL else float(saved) if saved is not None else float(hold or 0.0)
         return self._move(
-            f"recovered after a restart: was {status} at {where}; paused — resume, promote or roll back",
+            ev.ROLLOUT_RECOVERED, f"recovered after a restart: was {status} at {where}; paused — resume, promote or roll back",
             status=Status.PAUSED, hold_deadline=None, hold_left=left,
         )

@@ -23,6 +23,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from engine import eventcodes as ev
 from engine.collect.auth import TokenLifecycleManager
 from engine.collect.config import CollectConfig, effective_interval
 from engine.collect.http1 import HttpClient
@@ -31,6 +32,7 @@ from engine.collect.scheduler import Lateness, Ticker, group_by_interval
 from engine.collect.target import TargetRunner, both
 from engine.commands import Command, CommandResult
 from engine.component import EngineContext
+from engine.eventcodes import EventCode
 from engine.snapshot import TargetView
 
 if TYPE_CHECKING:
@@ -93,7 +95,7 @@ class CollectComponent:
         limiter = RateLimiter(self.config.rate_limit.rate, self.config.rate_limit.burst)
         tokens = TokenLifecycleManager(
             client,
-            lambda source, severity, message, data: ctx.event("collect", severity, source, message, data),
+            lambda source, severity, message, data: ctx.event(ev.TOKEN_EVENT, severity, source, message, data),
         )
         all_slots = asyncio.Semaphore(self.config.max_concurrency)
         self.runners, self.tickers = {}, []
@@ -163,9 +165,10 @@ class CollectComponent:
         assert self._ctx is not None
         self._ctx.record(source, metric, value, t=t, unit=unit)
 
-    def event(self, kind: str, severity: str, source: str, message: str, data: dict[str, Any] | None = None) -> None:
+    def event(self, code: EventCode, severity: str, source: str, message: str, data: dict[str, Any] | None = None
+              ) -> None:
         assert self._ctx is not None
-        self._ctx.event(kind, severity, source, message, data)
+        self._ctx.event(code, severity, source, message, data)
 
     def changed(self) -> None:
         self._dirty = True
@@ -211,7 +214,8 @@ class CollectComponent:
         runner.set_enabled(enabled)
         assert self._ctx is not None
         who = command.actor.describe()
-        self._ctx.event("action", "info", runner.source, f"{name}: collection {verb}d by {who}", {"target": name})
+        self._ctx.event(ev.TARGET_TOGGLED, "info", runner.source, f"{name}: collection {verb}d by {who}",
+                        {"target": name, "enabled": enabled, "actor": who})
         if enabled:
             return CommandResult(True, f"{name}: collection enabled")
         return CommandResult(True, f"{name}: collection disabled — its series show a gap until it is enabled")

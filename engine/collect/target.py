@@ -27,6 +27,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from engine import eventcodes as ev
 from engine import secrets
 from engine.collect.auth import TokenSource
 from engine.collect.breaker import BreakerState, CircuitBreaker
@@ -38,6 +39,7 @@ from engine.collect.formats.health import level
 from engine.collect.http1 import HttpClient
 from engine.collect.ratelimit import RateLimiter
 from engine.collect.retry import RetryPolicy
+from engine.eventcodes import EventCode
 from engine.snapshot import TargetState, TargetView
 from engine.units import format_duration
 
@@ -60,7 +62,8 @@ class Sink(Protocol):
 
     def record(self, source: str, metric: str, value: float, t: float, unit: str) -> None: ...
 
-    def event(self, kind: str, severity: str, source: str, message: str, data: dict[str, Any] | None = None) -> None: ...
+    def event(self, code: EventCode, severity: str, source: str, message: str, data: dict[str, Any] | None = None
+              ) -> None: ...
 
     def changed(self) -> None:
         """A target's view changed: rebuild the snapshot's targets on the next publish."""
@@ -98,7 +101,6 @@ class TargetRunner:
         self.last_error: str | None = None  # as shown: may say "(attempt 2 of 3)"
         self.last_failure: str | None = None  # the failure itself, for a gap's cause
         self.last_failure_kind: str | None = None
-        self.last_ok: float | None = None
         self.busy = False
         self.skipped = 0  # ticks skipped because the previous scrape was still running
         self.health_status: str | None = None
@@ -106,7 +108,7 @@ class TargetRunner:
 
     # ------------------------------------------------------------------ views
     def view(self) -> TargetView:
-        return TargetView(self.name, self.state, self.last_error, self.last_ok)
+        return TargetView(self.name, self.state, self.last_error)
 
     def gap_cause(self) -> str:
         """Why this target's series have no data, for a gap opening now."""
@@ -156,7 +158,7 @@ class TargetRunner:
         if not self.enabled or last_answer is None:
             return
         self._sink.record(self.source, "scrape_ms", (time.monotonic() - started) * 1000, last_answer.t, "ms")
-        self.last_ok, self.last_failure = last_answer.t, None
+        self.last_failure = None
         self._set_state(OK, "; ".join(dict.fromkeys(warnings)) or None)
 
     async def _request(self, request: Request) -> tuple[Answer, Decoded]:
@@ -255,13 +257,16 @@ class TargetRunner:
         if status != self.health_status:
             if self.health_status is not None:
                 worse = level(status) != "OK"
-                self._event("health", "warning" if worse else "info", f"{self.name}: {self.health_status} -> {status}")
+                self._event(ev.TARGET_HEALTH_CHANGED, "warning" if worse else "info",
+                            f"{self.name}: {self.health_status} -> {status}", {"from": self.health_status, "to": status})
             self.health_status = status
         for name, value in components.items():
             old = self.components.get(name)
             if old is not None and old != value:
                 worse = level(value) != "OK"
-                self._event("health", "warning" if worse else "info", f"{self.name}: component {name} {old} -> {value}")
+                self._event(ev.TARGET_COMPONENT_CHANGED, "warning" if worse else "info",
+                            f"{self.name}: component {name} {old} -> {value}",
+                            {"component": name, "from": old, "to": value})
         self.components = components
 
     def _failed(self, exc: ScrapeError) -> None:
@@ -289,7 +294,8 @@ class TargetRunner:
         if state == OK and old == PENDING:
             return  # the first good scrape is not news
         text = f": {error}" if error else ""
-        self._event("collect", _SEVERITY[state], f"{self.name}: {old} -> {state}{text}")
+        self._event(ev.TARGET_STATE, _SEVERITY[state], f"{self.name}: {old} -> {state}{text}",
+                    {"from": old, "to": state, "error": error})
 
     def _breaker_moved(self, old: BreakerState, new: BreakerState, why: str) -> None:
         message = f"{self.name}: circuit {old} -> {new} ({why})"
@@ -298,11 +304,12 @@ class TargetRunner:
             # history gets the circuit opening and closing, the log every probe.
             log.info("%s", message)
             return
-        self._event("collect", "critical" if new is BreakerState.OPEN else "info", message)
+        self._event(ev.TARGET_CIRCUIT, "critical" if new is BreakerState.OPEN else "info", message,
+                    {"from": str(old), "to": str(new), "why": why})
 
-    def _event(self, kind: str, severity: str, message: str) -> None:
-        data = {"target": self.name, "track": self.track, "url": self.url, **self.config.labels}
-        self._sink.event(kind, severity, self.source, message, data)
+    def _event(self, code: EventCode, severity: str, message: str, data: dict[str, Any]) -> None:
+        data = {"target": self.name, "track": self.track, "url": self.url, **self.config.labels, **data}
+        self._sink.event(code, severity, self.source, message, data)
 
 
 @asynccontextmanager

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from engine import __version__, secrets
+from engine import eventcodes as ev
 from engine.commands import Command, CommandResult
 from engine.component import ComponentError, EngineContext
 from engine.control import protocol
@@ -146,7 +147,8 @@ class ControlServer:
         uid, pid = peer_uid_pid(sock)
         if uid != self.allowed_uid:
             why = f"refused: uid {uid} is not the engine's user (uid {self.allowed_uid})"
-            ctx.event("engine", "warning", "control", f"control socket: {why} (pid {pid})")
+            ctx.event(ev.CONTROL_REFUSED, "warning", "control", f"control socket: {why} (pid {pid})",
+                      {"pid": pid, "error": why})
             writer.write(protocol.encode({"ok": False, "error": why}))
             return None
         if len(self._connections) > MAX_CLIENTS:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 
+from engine import eventcodes as ev
 from engine.component import EngineContext
 from engine.config.schema import DemoConfig
 from engine.demo.loadgen import LoadSample
@@ -39,7 +40,7 @@ class DemoComponent:
         def on_change(message: str) -> None:
             # Called from router threads (admin API) or the loop: hand the event to the loop.
             try:
-                loop.call_soon_threadsafe(ctx.event, "engine", "info", "demo", message)
+                loop.call_soon_threadsafe(ctx.event, ev.DEMO_CHANGED, "info", "demo", message)
             except RuntimeError:  # the loop is closing: the change stands, only its event is lost
                 log.info("%s (not recorded: the engine is stopping)", message)
 
@@ -51,7 +52,7 @@ class DemoComponent:
             await asyncio.shield(starting)
             self.service = service
             ctx.event(
-                "engine", "info", "demo",
+                ev.DEMO_LISTENING, "info", "demo",
                 f"demo service listening on {service.router_url} "
                 f"(baseline :{service.ports['baseline']}, canary :{service.ports['canary']})",
                 {"router": service.router_url, "baseline": service.baseline_url, "canary": service.canary_url},

@@ -16,6 +16,7 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.process_collector import ProcessCollector
 
+from engine import eventcodes as ev
 from engine.component import ComponentError, EngineContext
 from engine.export.config import PrometheusExportConfig, is_loopback
 from engine.export.metrics import SnapshotCollector
@@ -44,11 +45,13 @@ class PrometheusExporter:
         shown_host = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown_host}:{bound}/metrics"
         if is_loopback(host):
-            ctx.event("engine", "info", "export", f"Prometheus metrics on {self.url}")
+            ctx.event(ev.EXPORT_LISTENING, "info", "export", f"Prometheus metrics on {self.url}",
+                      {"url": self.url, "loopback": True})
         else:
-            ctx.event("engine", "warning", "export",
+            ctx.event(ev.EXPORT_LISTENING, "warning", "export",
                       f"metrics exporter listens on {self.url}: NOT loopback — anyone who can reach this "
-                      "port reads every series, rollout and alert; bind 127.0.0.1 unless that is intended")
+                      "port reads every series, rollout and alert; bind 127.0.0.1 unless that is intended",
+                      {"url": self.url, "loopback": False})
         try:
             await asyncio.Future()  # until cancelled (engine stop or reload)
         finally:

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from engine import eventcodes as ev
 from engine.component import EngineContext
 from engine.health.config import (
     DirCheck,
@@ -115,9 +116,10 @@ class HealthComponent:
             ctx.record(f"health:{check.name}", "response_ms", result.response_ms, t=now, unit="ms")
         if previous is not None:
             reason = f": {result.detail}" if result.detail and state.status != OK else ""
-            ctx.event("health", EVENT_SEVERITY[state.status], f"health:{check.name}",
+            ctx.event(ev.CHECK_CHANGED, EVENT_SEVERITY[state.status], f"health:{check.name}",
                       f"{check.name} is {state.status} (was {previous}){reason}",
-                      {"status": state.status, "previous": previous, "value": result.value, "limit": result.limit})
+                      {"status": state.status, "previous": previous, "value": result.value, "limit": result.limit,
+                       "reason": reason.removeprefix(": ")})
         self._views = tuple(s.view() for s in self.states.values())
 
 

@@ -22,10 +22,11 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from engine import eventcodes as ev
 from engine.canary.analysis import Reading
 from engine.canary.checking import UP_SERIES
 from engine.canary.readings import build_reading
-from engine.history.db import HistoryDB
+from engine.history.db import HistoryDB, codes_in
 from engine.history.runs import Run
 from engine.snapshot import split_series
 
@@ -162,7 +163,7 @@ def schedule(db: HistoryDB, run: Run, interval: float) -> Schedule:
     out: list[Segment] = []
     paused_at: float | None = None
     for e in pauses:
-        if e["message"].startswith("engine paused"):
+        if e["code"] == ev.ENGINE_PAUSED.code:
             paused_at = e["t"] if paused_at is None else paused_at
             continue
         if paused_at is None:
@@ -185,10 +186,9 @@ def _traces(db: HistoryDB, start: float, end: float | None) -> list[float]:
     found = [t for t, _ in db.series("canary", "score", start, end if end is not None else math.inf)]
     decided = db.find_events(
         start, end,
-        "kind = 'rollout' AND json_extract(data, '$.actor') = 'engine'"
-        " AND json_extract(data, '$.to') IN ('paused', 'rolling-back')"
+        f"{codes_in(ev.ROLLOUT_PAUSED, ev.ROLLOUT_ROLLING_BACK)} AND json_extract(data, '$.actor') = 'engine'"
         " AND json_extract(data, '$.from') IN ('running', 'waiting-for-promotion')"
-        " AND message NOT LIKE '%the engine is stopping%'",
+        " AND coalesce(json_extract(data, '$.cause'), '') != 'engine_stopping'",
         limit=100_000, newest=False,
     )
     return sorted(found + [e["t"] for e in decided])

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from engine import eventcodes as ev
+from engine.eventcodes import EventCode
 from engine.store.downsample import Bucket, read_buckets
 from engine.store.errors import StoreError
 from engine.store.reader import Reader
@@ -82,9 +84,15 @@ class EventFilter:
         return " AND ".join(where), params
 
 
-EVENT_COLUMNS = ("id", "t", "kind", "severity", "source", "message", "data")
-PAUSE_EVENTS = ("kind = 'action' AND source = 'engine'"
-                " AND (message LIKE 'engine paused%' OR message LIKE 'engine resumed%')")
+EVENT_COLUMNS = ("id", "t", "code", "kind", "severity", "source", "message", "data")
+
+
+def codes_in(*codes: EventCode) -> str:
+    """An SQL condition on events.code (codes are our own constants, never user text)."""
+    return f"code IN ({', '.join(repr(c.code) for c in codes)})"
+
+
+PAUSE_EVENTS = codes_in(ev.ENGINE_PAUSED, ev.ENGINE_RESUMED)
 
 
 def event_dict(row: Sequence[Any]) -> dict[str, Any]:
@@ -179,10 +187,8 @@ class HistoryDB(Reader):
 
     def engine_events(self) -> list[dict[str, Any]]:
         """The engine's own start and stop events, oldest first: the runs of the file."""
-        rows = self._query(
-            f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE kind = 'engine' AND source = 'engine'"
-            " AND (message LIKE 'engine started%' OR message LIKE 'engine stopped%') ORDER BY t, id"
-        )
+        rows = self._query(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events"
+                           f" WHERE {codes_in(ev.ENGINE_STARTED, ev.ENGINE_STOPPED)} ORDER BY t, id")
         return [event_dict(row) for row in rows]
 
     def pauses(self, t0: float | None, t1: float | None, *, limit: int = 100_000, newest: bool = False
@@ -268,14 +274,15 @@ class HistoryDB(Reader):
     def count_events(self, t0: float, t1: float) -> int:
         return int(self._query("SELECT count(*) FROM events WHERE t >= ? AND t <= ?", (t0, t1))[0][0])
 
-    def marks(self, kinds: Sequence[str], t0: float, t1: float, limit: int = 20_000) -> list[tuple[float, str, str, str]]:
-        """(t, kind, severity, message) of events of `kinds` in [t0, t1], oldest first."""
+    def marks(self, kinds: Sequence[str], t0: float, t1: float, limit: int = 20_000
+              ) -> list[tuple[float, str, str, str, str]]:
+        """(t, code, severity, message, data's cause) of events of `kinds` in [t0, t1], oldest first."""
         rows = self._query(
-            f"SELECT t, kind, severity, message FROM events WHERE kind IN ({', '.join('?' * len(kinds))})"
-            " AND t >= ? AND t <= ? ORDER BY t LIMIT ?",
+            "SELECT t, code, severity, message, coalesce(json_extract(data, '$.cause'), '') FROM events"
+            f" WHERE kind IN ({', '.join('?' * len(kinds))}) AND t >= ? AND t <= ? ORDER BY t LIMIT ?",
             (*kinds, t0, t1, int(limit)),
         )
-        return [(t, kind, severity, message) for t, kind, severity, message in rows]
+        return [(t, code, severity, message, str(cause)) for t, code, severity, message, cause in rows]
 
     # -- audit and rollouts --------------------------------------------------------------------
 
@@ -309,6 +316,18 @@ class HistoryDB(Reader):
             f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE {' AND '.join(clauses)} ORDER BY t, id", params
         )
         return [event_dict(row) for row in rows]
+
+    def state_at(self, part: str, t0: float, t1: float) -> bytes | None:
+        """The newest recorded body of a Snapshot field in [t0, t1] (engine/statelog.py)."""
+        rows = self._query("SELECT body FROM states WHERE part = ? AND t >= ? AND t <= ? ORDER BY t DESC LIMIT 1",
+                           (part, t0, t1))
+        return bytes(rows[0][0]) if rows else None
+
+    def has_states(self, t0: float, t1: float | None) -> bool:
+        """Did the engine record its state between t0 and t1 (an engine of schema version 7 or later)?"""
+        rows = self._query("SELECT 1 FROM states WHERE t >= ? AND t <= ? LIMIT 1",
+                           (t0, t1 if t1 is not None else float("inf")))
+        return bool(rows)
 
     def has_table(self, name: str) -> bool:
         return bool(self._query("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?", (name,)))

@@ -183,6 +183,32 @@ def _open_backup(path: Path, method: str) -> OpenedHistory:
         raise
 
 
+def _upgraded_copy(conn: sqlite3.Connection, origin: Path, version: int, temp_dir: Path | None
+                   ) -> tuple[sqlite3.Connection, Path, Path]:
+    """An older file: review reads only the latest schema (event codes, ...), and never writes to
+    what it reads, so the file is copied (SQLite's backup: the WAL's frames included) into a private
+    temp directory and the copy migrated there, by the engine's own migrations."""
+    temp = temp_dir if temp_dir is not None else _private_temp_dir()
+    copy = temp / f"upgraded-v{version}.db"
+    try:
+        with sqlite3.connect(copy) as target:
+            conn.backup(target)
+        writer = schema.connect(copy)
+        try:
+            schema.migrate(writer, copy)
+        finally:
+            writer.close()
+    except (sqlite3.Error, OSError) as exc:
+        raise HistoryError(f"{origin} has schema version {version} and cannot be upgraded in a private copy "
+                           f"in {temp} (for review; the file is not changed): {exc}") from exc
+    finally:
+        conn.close()
+    uri = copy.resolve().as_uri() + "?mode=ro"
+    upgraded = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    upgraded.execute("PRAGMA query_only = 1")
+    return upgraded, temp, copy
+
+
 def _private_temp_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))  # mkdtemp creates it 0700
 
@@ -209,6 +235,10 @@ def _connect(
         if version > schema.latest_version():
             raise HistoryError(f"{origin} has schema version {version}; this opsconsole reads up to "
                                f"{schema.latest_version()}: review it with a newer opsconsole")
+        if version < schema.latest_version():
+            conn, temp_dir, path = _upgraded_copy(conn, origin, version, temp_dir)
+            how += (f"; written with schema version {version}: upgraded to {schema.latest_version()} in a "
+                    "private copy (the file itself is not changed)")
     except sqlite3.DatabaseError as exc:
         conn.close()
         if temp_dir is not None:

@@ -11,13 +11,13 @@ guessed (say, the latest value of a health check whose status has not changed si
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
+from engine import eventcodes as ev
 from engine.errorbook import context_text
-from engine.history.db import HistoryDB, SeriesInfo, parse_json
+from engine.history.db import HistoryDB, SeriesInfo, codes_in, parse_json
 from engine.history.runs import Run
 from engine.snapshot import (
     AlertView,
@@ -134,10 +134,13 @@ def error_groups(db: HistoryDB, t0: float, t: float) -> tuple[ErrorGroup, ...]:
 def engine_state(db: HistoryDB, run: Run, t: float) -> EngineState:
     if run.stopped_at(t):
         return EngineState.STOPPED
+    return EngineState.PAUSED if paused_since(db, run, t) is not None else EngineState.RUNNING
+
+
+def paused_since(db: HistoryDB, run: Run, t: float) -> float | None:
+    """When the engine was paused, if it was at t (its last pause or resume then was a pause)."""
     latest = db.pauses(run.started, t, limit=1, newest=True)
-    if latest and latest[-1]["message"].startswith("engine paused"):
-        return EngineState.PAUSED
-    return EngineState.RUNNING
+    return latest[-1]["t"] if latest and latest[-1]["code"] == ev.ENGINE_PAUSED.code else None
 
 
 # -- gaps ----------------------------------------------------------------------------------------
@@ -151,7 +154,7 @@ def gap_views(db: HistoryDB, t0: float, t: float) -> tuple[GapView, ...]:
         (_gap(e["data"]) for e in latest if e["data"].get("end") is None),
         key=lambda g: g.start,
     )
-    closed = db.find_events(t0, t, "kind = 'gap' AND json_extract(data, '$.end') IS NOT NULL",
+    closed = db.find_events(t0, t, codes_in(ev.GAP_CLOSED),
                             limit=RECENT_CLOSED_GAPS)
     return tuple(opened) + tuple(_gap(e["data"]) for e in reversed(closed))
 
@@ -163,9 +166,6 @@ def _gap(data: dict[str, Any]) -> GapView:
 
 
 # -- health and components -----------------------------------------------------------------------
-
-_WAS = re.compile(r" \(was [A-Z]+\)(?:: (?P<detail>.*))?$", re.S)
-
 
 def health_views(db: HistoryDB, run: Run, t: float) -> tuple[HealthView, ...]:
     """The Health panel's lines in the live order (contributors in component order): the backup
@@ -189,8 +189,7 @@ def backup_views(db: HistoryDB, run: Run, t: float) -> tuple[HealthView, ...]:
         return ()
     from engine.backup.status import backup_health
 
-    good = db.find_events(None, t, "kind = 'backup' AND severity = 'info' AND json_extract(data, '$.path') IS NOT NULL",
-                          limit=1)
+    good = db.find_events(None, t, codes_in(ev.BACKUP_DONE), limit=1)
     last_ok = None
     if good:
         data = good[-1]["data"]
@@ -208,8 +207,7 @@ def check_views(db: HistoryDB, run: Run, t: float) -> tuple[HealthView, ...]:
     status change said (value and limit of that result; later values were not recorded)."""
     latest = {
         e["source"].removeprefix("health:"): e
-        for e in db.latest_per("health", "source", run.started, t,
-                               "source LIKE 'health:%' AND json_extract(data, '$.status') IS NOT NULL")
+        for e in db.latest_per("health", "source", run.started, t, codes_in(ev.CHECK_CHANGED))
     }
     names = [c.name for c in run.config.health] if run.config is not None else []
     names += [n for n in latest if n not in names]
@@ -220,14 +218,9 @@ def check_views(db: HistoryDB, run: Run, t: float) -> tuple[HealthView, ...]:
             views.append(HealthView(name, "UNKNOWN", run.started, detail="no result yet"))
             continue
         data = event["data"]
-        match = _WAS.search(event["message"])
-        detail = (match.group("detail") or "") if match else ""
         views.append(HealthView(name, str(data.get("status", "UNKNOWN")), event["t"], str(data.get("value") or ""),
-                                str(data.get("limit") or ""), detail))
+                                str(data.get("limit") or ""), str(data.get("reason") or "")))
     return tuple(views)
-
-
-_FAILED = re.compile(r"^.+? failed: (?P<error>.*) — restarting in ")
 
 
 def component_views(db: HistoryDB, run: Run, t: float) -> tuple[ComponentView, ...]:
@@ -236,8 +229,7 @@ def component_views(db: HistoryDB, run: Run, t: float) -> tuple[ComponentView, .
         return tuple(ComponentView(name, "stopped", 0, None, run.ended or t) for name in run.components)
     crashes = {
         e["source"]: e
-        for e in db.latest_per("engine", "source", run.started, t,
-                               "severity = 'critical' AND json_extract(data, '$.restarts') IS NOT NULL")
+        for e in db.latest_per("engine", "source", run.started, t, codes_in(ev.COMPONENT_CRASHED))
     }
     views = []
     for name in run.components:
@@ -247,10 +239,7 @@ def component_views(db: HistoryDB, run: Run, t: float) -> tuple[ComponentView, .
             continue
         data = crash["data"]
         back = crash["t"] + float(data.get("backoff_s") or 0.0)
-        error = data.get("error")
-        if error is None:
-            match = _FAILED.match(crash["message"])
-            error = match.group("error") if match else crash["message"]
+        error = data.get("error", "")
         state, since = ("restarting", crash["t"]) if t < back else ("running", back)
         views.append(ComponentView(name, state, int(data.get("restarts") or 0), str(error), since))
     return tuple(views)
@@ -258,7 +247,8 @@ def component_views(db: HistoryDB, run: Run, t: float) -> tuple[ComponentView, .
 
 # -- alerts --------------------------------------------------------------------------------------
 
-RULE_STATES = ("inactive", "pending", "firing", "resolved")
+RULE_STATES = (ev.ALERT_INACTIVE, ev.ALERT_PENDING, ev.ALERT_FIRING, ev.ALERT_RESOLVED)
+ALERT_TRANSITIONS = (*RULE_STATES, ev.ALERT_NO_DATA, ev.ALERT_DATA_AGAIN)
 
 
 def alert_eval_time(db: HistoryDB, run: Run, t: float) -> float | None:
@@ -269,12 +259,12 @@ def alert_eval_time(db: HistoryDB, run: Run, t: float) -> float | None:
 
     if run.config is not None and not run.config.alerts:
         return None
-    anchor = db.find_events(run.started, t, "kind = 'alert' AND json_extract(data, '$.to') IS NOT NULL", limit=1)
+    anchor = db.find_events(run.started, t, codes_in(*ALERT_TRANSITIONS), limit=1)
     if not anchor:
         return None
-    latest = db.pauses(run.started, t, limit=1, newest=True)
-    if latest and latest[-1]["message"].startswith("engine paused"):  # no evaluation while paused
-        t = min(t, latest[-1]["t"])
+    paused = paused_since(db, run, t)
+    if paused is not None:  # no evaluation while paused
+        t = min(t, paused)
     a = anchor[-1]["t"]
     return a + ((t - a) // EVALUATE_EVERY) * EVALUATE_EVERY if t >= a else a
 
@@ -289,13 +279,12 @@ def alert_views(db: HistoryDB, run: Run, t: float, lookup: Lookup) -> tuple[tupl
 
     transitions = {
         e["data"]["rule"]: e
-        for e in db.latest_per("alert", "json_extract(data, '$.rule')", run.started, t,
-                               "json_extract(data, '$.to') IN ('inactive', 'pending', 'firing', 'resolved')")
+        for e in db.latest_per("alert", "json_extract(data, '$.rule')", run.started, t, codes_in(*RULE_STATES))
     }
     flags = {
         e["data"]["rule"]: e
         for e in db.latest_per("alert", "json_extract(data, '$.rule')", run.started, t,
-                               "json_extract(data, '$.to') IN ('no data', 'data')")
+                               codes_in(ev.ALERT_NO_DATA, ev.ALERT_DATA_AGAIN))
     }
     rules = list(run.config.alerts) if run.config is not None else _rules_from_events(transitions, flags)
     if not rules:
@@ -309,16 +298,11 @@ def alert_views(db: HistoryDB, run: Run, t: float, lookup: Lookup) -> tuple[tupl
             if state.state in ("pending", "firing"):
                 state.active_since = event["t"]
         flag = flags.get(rule.name)
-        if flag is not None and flag["data"]["to"] == "no data":
+        if flag is not None and flag["code"] == ev.ALERT_NO_DATA.code:
             state.no_data_since = flag["t"]
         evaluator.states[rule.name] = state
-    silences = db.find_events(
-        max(run.started, t - MAX_DURATION), t,
-        "kind = 'alert' AND (json_extract(data, '$.silence') IS NOT NULL"
-        " OR json_extract(data, '$.silence_expired') IS NOT NULL"
-        " OR json_extract(data, '$.silence_removed') IS NOT NULL)",
-        limit=100_000,
-    )
+    silences = db.find_events(max(run.started, t - MAX_DURATION), t,
+                              codes_in(ev.SILENCE_ADDED, ev.SILENCE_LIFTED, ev.SILENCE_EXPIRED), limit=100_000)
     evaluator.silences.restore(silences, t, set(evaluator.rules))
     evaluator.evaluate(_with_windows(db, rules, t, lookup))
     return evaluator.views(), evaluator.silence_views()
@@ -368,18 +352,11 @@ def _rules_from_events(*latest: dict[str, dict[str, Any]]) -> list[Any]:
 
 # -- collection targets and processes ------------------------------------------------------------
 
-_TARGET_MOVE = re.compile(r"^(?P<name>.+?): (?P<old>[A-Z][A-Z ]*) -> (?P<new>[A-Z][A-Z ]*?)(?:: (?P<error>.*))?$", re.S)
-
-
 def target_views(db: HistoryDB, run: Run, t: float, lookup_source: Callable[[str], bool]) -> tuple[TargetView, ...]:
     """Each configured target's state from its last state-change event; before any, OK if it has
     delivered samples in this run (the first good scrape is not an event), else PENDING."""
-    moves = {}
-    for e in db.find_events(run.started, t, "kind = 'collect' AND json_extract(data, '$.target') IS NOT NULL",
-                            limit=100_000):
-        match = _TARGET_MOVE.match(e["message"])
-        if match and match.group("name") == e["data"]["target"]:
-            moves[match.group("name")] = match
+    moves = {e["data"]["target"]: e["data"] for e in db.latest_per("collect", "json_extract(data, '$.target')",
+                                                                   run.started, t, codes_in(ev.TARGET_STATE))}
     configured: list[tuple[str, bool]] = []
     collect = run.config.collect if run.config is not None else None
     if collect is not None:
@@ -389,7 +366,7 @@ def target_views(db: HistoryDB, run: Run, t: float, lookup_source: Callable[[str
     for name, enabled in configured:
         move = moves.get(name)
         if move is not None:
-            views.append(TargetView(name, move.group("new"), move.group("error")))
+            views.append(TargetView(name, str(move["to"]), move.get("error")))
         elif not enabled:
             views.append(TargetView(name, "DISABLED"))
         else:

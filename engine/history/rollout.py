@@ -10,7 +10,7 @@ last_decision, alert)`. Review builds the same three inputs from the file and ca
 - the last check: `engine.canary.analysis.Analysis` re-run over the recorded samples at the live
   check times (engine/history/checks.py), with the counters reset where the live ones were (a
   rollout's start, an engine start), counting exactly when the live loop counted;
-- the last decision and the red alert line: the messages of the transitions.
+- the last decision and the red alert line: the messages of the transitions (told apart by code).
 
 Replayed checks are cached per rollout and run, so scrubbing forward costs only the new checks.
 """
@@ -19,64 +19,60 @@ from __future__ import annotations
 
 import bisect
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import eventcodes as ev
 from engine.canary.analysis import Analysis, CheckContext, CheckResult
 from engine.canary.checking import check_context
 from engine.canary.config import CanaryConfig
 from engine.canary.statemachine import FINISHED, HOLDING, RolloutMachine, Status
 from engine.canary.view import build_view
 from engine.history.checks import SampleCache, Schedule, schedule
-from engine.history.db import HistoryDB
+from engine.history.db import HistoryDB, codes_in
 from engine.history.runs import Run
 from engine.snapshot import RolloutView
 
-STARTS_FROM = {"idle", *(str(s) for s in FINISHED)}
-
 
 def apply_transition(machine: RolloutMachine, event: dict[str, Any], started: float | None = None) -> bool:
-    """Apply one recorded transition to `machine` (whose clock must read the event's time).
-    Returns False for rollout events that are not transitions (a held promotion, a re-applied weight)."""
+    """Apply one recorded transition to `machine` (whose clock must read the event's time), by its
+    code. Returns False for rollout events that are not transitions (a held promotion, a re-applied weight)."""
     data = event.get("data") or {}
-    to, before, reason = data.get("to"), data.get("from"), event["message"]
-    if to is None or "rollout_id" not in data:
+    code, reason = event["code"], event["message"]
+    if code not in ev.ROLLOUT_TRANSITIONS or "rollout_id" not in data:
         return False
     rid = int(data["rollout_id"])
     stage = max(0, int(data.get("stage") or 1) - 1)
     r = machine.rollout
-    if to == Status.ABORTED:
+    if code == ev.ROLLOUT_ABORTED.code:
         machine.abort_start(rid, reason)
-    elif reason.startswith("recovered after a restart") or reason.startswith("was rolling back at"):
-        machine.recover({"id": rid, "status": before, "stage": stage, "weight": data.get("weight"),
+    elif code == ev.ROLLOUT_RECOVERED.code:
+        machine.recover({"id": rid, "status": data.get("from"), "stage": stage, "weight": data.get("weight"),
                          "started": r.started if r is not None and r.id == rid else started,
                          "ended": None, "reason": r.reason if r is not None else ""})
-    elif r is None or r.id != rid or (before in STARTS_FROM and to in (Status.RUNNING, Status.WAITING)):
+    elif code == ev.ROLLOUT_STARTED.code or r is None or r.id != rid:
         machine.rollout = None
         machine.start(rid, reason)
-    elif to in (Status.RUNNING, Status.WAITING):
-        if stage != r.stage:
-            machine.enter_stage(stage, reason)
-        else:
-            machine.resume(reason)
-    elif to == Status.PAUSED:
-        machine.pause(reason)
-    elif to == Status.FROZEN:
-        machine.freeze(reason)
-    elif to == Status.PROMOTING:
-        machine.begin_promotion(reason)
-    elif to == Status.PROMOTED:
-        machine.promoted(reason)
-    elif to == Status.ROLLING_BACK:
-        if r.status is Status.ROLLING_BACK:
-            machine.note(reason)
-        else:
-            machine.begin_rollback(reason)
-    elif to == Status.ROLLED_BACK:
-        machine.rolled_back(reason)
+    elif code == ev.ROLLOUT_ROLLING_BACK.code and r.status is Status.ROLLING_BACK:
+        machine.note(reason)
     else:
-        return False
+        _APPLY[code](machine, stage, reason)
     return True
+
+
+_APPLY: dict[str, Callable[[RolloutMachine, int, str], Any]] = {
+    ev.ROLLOUT_STAGE_ENTERED.code: lambda m, stage, reason: m.enter_stage(stage, reason),
+    ev.ROLLOUT_RESUMED.code: lambda m, stage, reason: m.resume(reason),
+    ev.ROLLOUT_PAUSED.code: lambda m, stage, reason: m.pause(reason),
+    ev.ROLLOUT_FROZEN.code: lambda m, stage, reason: m.freeze(reason),
+    ev.ROLLOUT_PROMOTING.code: lambda m, stage, reason: m.begin_promotion(reason),
+    ev.ROLLOUT_PROMOTED.code: lambda m, stage, reason: m.promoted(reason),
+    ev.ROLLOUT_ROLLING_BACK.code: lambda m, stage, reason: m.begin_rollback(reason),
+    ev.ROLLOUT_ROLLED_BACK.code: lambda m, stage, reason: m.rolled_back(reason),
+    ev.ROLLOUT_NOTED.code: lambda m, stage, reason: m.note(reason),
+}
+TRANSITIONS = tuple(ev.CATALOGUE[c] for c in sorted(ev.ROLLOUT_TRANSITIONS))
 
 
 class Clock:
@@ -103,11 +99,11 @@ def replay_machine(config: CanaryConfig, events: list[dict[str, Any]], until: fl
         message = event["message"]
         if apply_transition(machine, event, started):
             last_decision = message
-            if message.startswith("ROLLBACK FAILED"):
+            if (event["data"] or {}).get("cause") == "rollback_failed":
                 alert = message
             elif machine.status is not Status.ROLLING_BACK:
                 alert = ""
-        elif message.startswith("promotion held at"):
+        elif event["code"] == ev.ROLLOUT_PROMOTION_HELD.code:
             last_decision = message
     return machine, last_decision, alert
 
@@ -153,7 +149,7 @@ class RolloutReplay:
     def rollout_at(self, service: str, t: float) -> int | None:
         """The id of the rollout the component held at t: the newest one of `service` that had a
         transition at or before t."""
-        rows = self.db.find_events(None, t, "kind = 'rollout' AND json_extract(data, '$.to') IS NOT NULL", limit=200)
+        rows = self.db.find_events(None, t, codes_in(*TRANSITIONS), limit=200)
         for e in reversed(rows):
             rid = (e["data"] or {}).get("rollout_id")
             if rid is None:

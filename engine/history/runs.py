@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from engine.config.schema import Config
     from engine.history.db import HistoryDB
 
+from engine import eventcodes as ev
+
 log = logging.getLogger("opsconsole.history")
 
 RUN_RECORD_FORMAT = 1
@@ -115,7 +117,7 @@ def find_runs(db: HistoryDB, first: float) -> list[Run]:
     starts: list[dict[str, Any]] = []
     stops: list[float] = []
     for event in db.engine_events():
-        if event["message"].startswith("engine started"):
+        if event["code"] == ev.ENGINE_STARTED.code:
             starts.append(event)
         else:
             stops.append(event["t"])
@@ -134,15 +136,14 @@ def find_runs(db: HistoryDB, first: float) -> list[Run]:
 def _run(start: dict[str, Any], ended: float | None, next_start: float | None) -> Run:
     recorded = start.get("data")
     data: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
-    message = start["message"]
-    name = message.removeprefix("engine started (config ").removesuffix(")") if "(config " in message else ""
+    name = str(data.get("config_name") or "")  # a run before the run record: the migration read it
     if not data.get("format"):
         return Run(start["t"], ended, next_start, config_name=name,
                    config_problem="this run recorded no config (written by an older opsconsole)")
     config, problem = parse_config(data.get("config"))
     return Run(
         started=start["t"], ended=ended, next_start=next_start,
-        config_name=str(data.get("config_name") or name), profile=data.get("profile"),
+        config_name=name, profile=data.get("profile"),
         read_only=bool(data.get("read_only")), configured=frozenset(data.get("configured") or ()),
         components=tuple(str(c) for c in data.get("components") or ()), config=config,
         config_problem=problem, recorded=True,

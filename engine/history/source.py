@@ -15,7 +15,9 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
+from typing import Any
 
+from engine import statelog
 from engine.commands import Command, CommandResult
 from engine.history import parts
 from engine.history.cursor import Range
@@ -53,6 +55,7 @@ class HistorySource:
         self.rollouts = RolloutReplay(self.db)
         self.slots = parts.SlotCache()
         self._lock = threading.Lock()
+        self._state_runs: dict[float, bool] = {}
         self.cursor = self.range.clamp(self.range.last if at is None else at)
         self._snapshot = self.build(self.cursor)
 
@@ -100,9 +103,7 @@ class HistorySource:
             series = tuple(v for i in infos if (v := parts.ring_view(db, i, t0, t, self.capacity)))
             lookup = parts.RingLookup(db, t0, t, self.capacity, series)
         sources_seen = {s.source.split(":", 1)[0] for s in series}
-        alert_t = parts.alert_eval_time(db, run, t)
-        alerts, silences = (parts.alert_views(db, run, alert_t, parts.RingLookup(db, t0, alert_t, self.capacity))
-                            if alert_t is not None else ((), ()))
+        state = self._recorded(run, t) if self._records_state(run) else self._derived(run, t, infos, lookup)
         return Snapshot(
             taken_at=t,
             mode=SourceMode.REVIEW,
@@ -113,18 +114,43 @@ class HistorySource:
             started_at=run.started,
             configured=run.configured if run.recorded else self._inferred_parts(sources_seen),
             series=series,
-            components=parts.component_views(db, run, t),
-            health=parts.health_views(db, run, t),
-            alerts=alerts,
-            silences=silences,
             gaps=parts.gap_views(db, t0, t),
-            targets=parts.target_views(db, run, t, lambda src: _has_source(lookup, infos, src)),
             errors=parts.error_groups(db, t0, t),
-            processes=parts.process_views(db, run, t, lookup),
-            rollout=self.rollouts.view_at(run, t),
             events=parts.event_views(db, t0, t),
             notice=self._notice(run, t),
+            **state,
         )
+
+    def _records_state(self, run: Run) -> bool:
+        if run.started not in self._state_runs:
+            self._state_runs[run.started] = self.db.has_states(run.started, run.ended or run.next_start)
+        return self._state_runs[run.started]
+
+    def _recorded(self, run: Run, t: float) -> dict[str, Any]:
+        """The state fields as the engine recorded them: the newest of each at or before t."""
+        state: dict[str, Any] = {}
+        for part in statelog.RECORDED:
+            body = self.db.state_at(part, run.started, t)
+            if body is not None:
+                state[part] = statelog.decode(part, body)
+        return state
+
+    def _derived(self, run: Run, t: float, infos: list, lookup: parts.RingLookup) -> dict[str, Any]:
+        """A run of an engine before schema version 7 recorded no state: rebuilt from its events
+        and samples by the parts' own code (engine/history/parts.py, rollout.py)."""
+        db, t0 = self.db, run.started
+        alert_t = parts.alert_eval_time(db, run, t)
+        alerts, silences = (parts.alert_views(db, run, alert_t, parts.RingLookup(db, t0, alert_t, self.capacity))
+                            if alert_t is not None else ((), ()))
+        return {
+            "components": parts.component_views(db, run, t),
+            "health": parts.health_views(db, run, t),
+            "alerts": alerts,
+            "silences": silences,
+            "targets": parts.target_views(db, run, t, lambda src: _has_source(lookup, infos, src)),
+            "processes": parts.process_views(db, run, t, lookup),
+            "rollout": self.rollouts.view_at(run, t),
+        }
 
     def _inferred_parts(self, sources: set[str]) -> frozenset[str]:
         found = {_PART_OF_SOURCE[s] for s in sources if s in _PART_OF_SOURCE}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine import eventcodes as ev
 from engine.history.cursor import Range
 from engine.history.db import HistoryDB
 
@@ -33,31 +34,30 @@ class Mark:
         return SYMBOLS[self.what][0]
 
 
-def classify(kind: str, severity: str, message: str) -> str | None:
-    """Which mark an event makes, if any."""
-    if kind == "rollout":
-        lowered = message.lower()
-        if "roll" in lowered and "back" in lowered and not lowered.startswith("started"):
-            return "rollback"
-        return "rollout"
-    if kind == "alert":
-        return "alert" if " firing" in message and severity in ("critical", "warning") else None
-    if kind == "gap":
-        return "gap" if message.startswith("gap opened") else None
-    if kind == "action":
-        return "action"
-    if kind == "engine" and message.startswith("engine stopped"):
-        return "stop"
-    return None
+_ROLLBACKS = {ev.ROLLOUT_ROLLING_BACK.code, ev.ROLLOUT_ROLLED_BACK.code}
+
+
+def classify(code: str, severity: str, cause: str = "") -> str | None:
+    """Which mark an event (by its code) makes, if any."""
+    if code in _ROLLBACKS or (code == ev.ROLLOUT_NOTED.code and cause == "rollback_failed"):
+        return "rollback"
+    kind = ev.CATALOGUE.get(code, ev.LEGACY).kind
+    if kind in ("rollout", "action"):
+        return kind
+    if code == ev.ALERT_FIRING.code:
+        return "alert" if severity in ("critical", "warning") else None
+    if code == ev.GAP_OPENED.code:
+        return "gap"
+    return "stop" if code == ev.ENGINE_STOPPED.code else None
 
 
 def marks(db: HistoryDB, rng: Range) -> list[Mark]:
     """Every mark in the range, oldest first; audit rows count as operator actions."""
     found = [
         Mark(t, what, message)
-        for t, kind, severity, message in db.marks(("rollout", "alert", "gap", "action", "engine"), rng.first,
-                                                   rng.last, MAX_MARKS)
-        if (what := classify(kind, severity, message)) is not None
+        for t, code, severity, message, cause in db.marks(("rollout", "alert", "gap", "action", "engine"),
+                                                          rng.first, rng.last, MAX_MARKS)
+        if (what := classify(code, severity, cause)) is not None
     ]
     action_times = {round(m.t, 1) for m in found if m.what == "action"}
     for row in db.audit_between(rng.first, rng.last, MAX_MARKS):

@@ -29,13 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine import eventcodes as ev
 from engine.canary.analysis import NONE, PAUSE, ROLLBACK, Analysis
 from engine.canary.checking import check_context
 from engine.canary.config import CanaryConfig
 from engine.canary.statemachine import FINISHED, HOLDING, RolloutMachine, Status
 from engine.history.checks import SampleCache, schedule
 from engine.history.cursor import format_time
-from engine.history.db import HistoryDB
+from engine.history.db import HistoryDB, codes_in
 from engine.history.rollout import Clock, apply_transition
 from engine.history.runs import Run, run_at
 from engine.snapshot import SeriesView
@@ -188,17 +189,18 @@ def recorded_decisions(events: Sequence[dict[str, Any]]) -> list[Decision]:
     out = []
     for e in events:
         d = e.get("data") or {}
-        to, before = d.get("to"), d.get("from")
+        code, before = e["code"], d.get("from")
         by = "engine" if d.get("actor") == "engine" else str(d.get("actor") or "")
         stage, weight = int(d.get("stage") or 1), int(d.get("weight") or 0)
         message = e["message"]
-        if to == Status.ROLLING_BACK and before != Status.ROLLING_BACK:
+        if code == ev.ROLLOUT_ROLLING_BACK.code and before != Status.ROLLING_BACK:
             out.append(Decision(e["t"], "rollback", stage, weight, message, by))
-        elif to == Status.PAUSED and before in (Status.RUNNING, Status.WAITING) and "engine is stopping" not in message:
+        elif (code == ev.ROLLOUT_PAUSED.code and before in (Status.RUNNING, Status.WAITING)
+              and d.get("cause") != "engine_stopping"):
             out.append(Decision(e["t"], "pause", stage, weight, message, by))
-        elif to in (Status.RUNNING, Status.WAITING) and message.startswith("promoted to"):
+        elif code == ev.ROLLOUT_STAGE_ENTERED.code:
             out.append(Decision(e["t"], "promote", stage, weight, message, by))
-        elif to == Status.PROMOTED:
+        elif code == ev.ROLLOUT_PROMOTED.code:
             out.append(Decision(e["t"], "promoted", stage, 100, message, by))
     return out
 
@@ -276,12 +278,11 @@ def _replayed_as_recorded(event: dict[str, Any]) -> bool:
     """Transitions a what-if keeps from the record: a person's verbs and the engine's own
     lifecycle (recovery after a restart, the pause when it stopped) — not its decisions."""
     data = event.get("data") or {}
-    if data.get("to") is None:
+    if event["code"] not in ev.ROLLOUT_TRANSITIONS:
         return False
-    message = event["message"]
     if data.get("actor") != "engine":
         return True
-    return message.startswith("recovered after a restart") or "engine is stopping" in message
+    return event["code"] == ev.ROLLOUT_RECOVERED.code or data.get("cause") == "engine_stopping"
 
 
 # The person's verb that moves a rollout into a recorded state (a StrEnum: keys match the JSON text).
@@ -296,7 +297,7 @@ def _apply_if_allowed(machine: RolloutMachine, event: dict[str, Any]) -> None:
     data = event.get("data") or {}
     to, message = data.get("to"), event["message"]
     r = machine.rollout
-    if message.startswith("recovered after a restart") or (machine.status is Status.PROMOTING and to == Status.PROMOTED):
+    if event["code"] == ev.ROLLOUT_RECOVERED.code or (machine.status is Status.PROMOTING and to == Status.PROMOTED):
         apply_transition(machine, event)
         return
     allowed = {str(v) for v in machine.verbs()}
@@ -395,8 +396,7 @@ class WindowSamples:
 
 def recorded_alerts(db: HistoryDB, since: float, until: float) -> dict[str, list[tuple[float, str]]]:
     out: dict[str, list[tuple[float, str]]] = {}
-    for e in db.find_events(since, until, "kind = 'alert' AND json_extract(data, '$.to') IN ('firing', 'resolved')",
-                            limit=100_000, newest=False):
+    for e in db.find_events(since, until, codes_in(ev.ALERT_FIRING, ev.ALERT_RESOLVED), limit=100_000, newest=False):
         out.setdefault(e["data"]["rule"], []).append((e["t"], e["data"]["to"]))
     return out
 

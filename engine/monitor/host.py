@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psutil
 
+from engine import eventcodes as ev
 from engine.component import EngineContext
 from engine.monitor.config import HostMonitorConfig
 from engine.units import format_duration
@@ -162,18 +163,18 @@ class HostMonitor:
         done, _ = await asyncio.wait({task}, timeout=limit)
         if not done:
             mounts = ", ".join(map(str, self.config.mounts))
-            ctx.event("health", "warning", self.name,
+            ctx.event(ev.HOST_READING_HUNG, "warning", self.name,
                       f"host reading has not finished after {format_duration(limit)} "
                       f"(a hung mount among {mounts}?); no host data until it does")
             await task  # one stuck thread, not one more per interval
-            ctx.event("health", "info", self.name, "host reading finished again")
+            ctx.event(ev.HOST_READING_RESUMED, "info", self.name, "host reading finished again")
         return task.result()
 
     def _report_problems(self, ctx: EngineContext, problems: dict[str, str]) -> None:
         """Each problem once when it appears (with its cause), and once when it goes away."""
         for what, why in problems.items():
             if self._problems.get(what) != why:
-                ctx.event("health", "warning", self.name, f"{what}: no data: {why}", {"what": what})
+                ctx.event(ev.HOST_NO_DATA, "warning", self.name, f"{what}: no data: {why}", {"what": what, "error": why})
         for what in self._problems.keys() - problems.keys():
-            ctx.event("health", "info", self.name, f"{what}: data again", {"what": what})
+            ctx.event(ev.HOST_DATA_AGAIN, "info", self.name, f"{what}: data again", {"what": what})
         self._problems = dict(problems)

@@ -28,7 +28,9 @@ from typing import Any
 
 import psutil
 
+from engine import eventcodes as ev
 from engine.component import EngineContext
+from engine.eventcodes import EventCode
 from engine.gaps import GapTracker
 from engine.monitor.config import MonitorConfig, ProcessMatch, ProcessRule
 from engine.monitor.host import Sample
@@ -153,7 +155,7 @@ class ScanResult:
     t: float
     views: tuple[ProcessView, ...]
     samples: list[Sample] = field(default_factory=list)
-    events: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)  # severity, source, msg, data
+    events: list[tuple[EventCode, str, str, str, dict[str, Any]]] = field(default_factory=list)  # code, severity, source, msg, data
     scan_ms: float = 0.0
     cpu_ms: float = 0.0  # CPU time the scan itself used (its thread)
 
@@ -246,11 +248,11 @@ class ProcessScanner:
         if followed.seen:
             followed.restarts += 1
             old = f"pid {previous.pid}" if previous is not None else "gone"
-            result.events.append(("warning", source, f"{rule.name} restarted: {old} -> pid {process.pid} "
+            result.events.append((ev.PROCESS_RESTARTED, "warning", source, f"{rule.name} restarted: {old} -> pid {process.pid} "
                                   f"(restart {followed.restarts})",
                                   {"pid": process.pid, "restarts": followed.restarts}))
         else:
-            result.events.append(("info", source, f"{rule.name}: following pid {process.pid} ({rule.describe()})",
+            result.events.append((ev.PROCESS_FOLLOWED, "info", source, f"{rule.name}: following pid {process.pid} ({rule.describe()})",
                                   {"pid": process.pid}))
         followed.seen = True
         followed.reported_missing = False
@@ -261,11 +263,11 @@ class ProcessScanner:
         source = source_of(rule.name)
         if previous is not None:
             up = _uptime_text(previous)
-            result.events.append(("warning", source, f"{rule.name}: pid {previous.pid} is gone{up}; "
+            result.events.append((ev.PROCESS_GONE, "warning", source, f"{rule.name}: pid {previous.pid} is gone{up}; "
                                   "no data until a process matches again", {"pid": previous.pid, "why": why}))
             followed.reported_missing = True
         elif not followed.reported_missing:
-            result.events.append(("warning", source, f"{rule.name}: not running: {why}", {"why": why}))
+            result.events.append((ev.PROCESS_MISSING, "warning", source, f"{rule.name}: not running: {why}", {"why": why}))
             followed.reported_missing = True
 
 
@@ -320,8 +322,8 @@ class ProcessMonitor:
                 ctx.record(s.source, s.metric, s.value, t=result.t, unit=s.unit)
             ctx.record("monitor", "process_scan_ms", result.scan_ms, t=result.t, unit="ms")
             ctx.record("monitor", "process_scan_cpu_ms", result.cpu_ms, t=result.t, unit="ms")
-            for severity, source, message, data in result.events:
-                ctx.event("monitor", severity, source, message, data)
+            for code, severity, source, message, data in result.events:
+                ctx.event(code, severity, source, message, data)
             self._views = result.views
             next_at = max(next_at + self.config.process_interval, time.monotonic())
             await asyncio.sleep(next_at - time.monotonic())

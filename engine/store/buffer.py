@@ -25,13 +25,13 @@ SeriesRow = tuple[int, str, str, str]  # (id, source, metric, unit)
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    kind: str  # event / audit / rollout / watched_file / series_unit
+    kind: str  # event / audit / rollout / watched_file / series_unit / state
     sql: str
     params: tuple[Any, ...]
 
 
 # When records must be dropped, the first kind in this list with a queued row loses its oldest.
-DROP_ORDER = ("event", "watched_file", "audit", "rollout")
+DROP_ORDER = ("state", "event", "watched_file", "audit", "rollout")
 
 
 @dataclass

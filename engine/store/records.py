@@ -17,14 +17,16 @@ from typing import Any
 
 from engine import secrets
 from engine.commands import Actor
+from engine.eventcodes import EventCode
 from engine.store.buffer import Record
 from engine.store.schema import LOG_OFFSET_COLUMNS, ROLLOUT_COLUMNS, WATCHED_FILE_COLUMNS
 
-INSERT_EVENT = "INSERT INTO events (t, kind, severity, source, message, data) VALUES (?, ?, ?, ?, ?, ?)"
+INSERT_EVENT = "INSERT INTO events (t, code, kind, severity, source, message, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
 INSERT_AUDIT = (
     "INSERT INTO audit (t, user, address, origin, action, args, result, ok) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 UPDATE_SERIES_UNIT = "UPDATE series SET unit = ? WHERE id = ?"
+INSERT_STATE = "INSERT OR REPLACE INTO states (part, t, body) VALUES (?, ?, ?)"
 
 _SCALARS = (str, int, float, type(None))
 
@@ -62,12 +64,17 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def event(t: float, kind: str, severity: str, source: str, message: str, data: Mapping[str, Any] | None) -> Record:
+def event(t: float, code: EventCode, severity: str, source: str, message: str, data: Mapping[str, Any] | None) -> Record:
     return Record(
         "event",
         INSERT_EVENT,
-        (float(t), str(kind), str(severity), str(source), secrets.redact(str(message)), to_json(data)),
+        (float(t), code.code, code.kind, str(severity), str(source), secrets.redact(str(message)), to_json(data)),
     )
+
+
+def state(t: float, part: str, body: bytes) -> Record:
+    """A recorded Snapshot field (engine/statelog.py): already the engine's redacted views."""
+    return Record("state", INSERT_STATE, (str(part), float(t), bytes(body)))
 
 
 def audit(t: float, actor: Actor, action: str, args: Mapping[str, Any], result: str, ok: bool) -> Record:

@@ -12,7 +12,8 @@ for longer than one small transaction; SQLite's busy timeout makes the writer wa
    hour boundary, so every hour bucket is complete when it is written. The window grows or shrinks
    so that a transaction touches about `batch_rows` raw rows (a few milliseconds of lock).
 2. Minute rows older than `retention.minute`, hour rows older than `retention.hour`, and events,
-   audit rows and finished rollouts older than `retention.events` are deleted in batches.
+   audit rows and finished rollouts older than `retention.events` are deleted in batches; so are
+   recorded states, except each part's newest before the cutoff (still the state at the cutoff).
 3. Freed pages go back to the filesystem with `PRAGMA incremental_vacuum`, a bounded number of
    pages per transaction (files created by schema version 2 and later use auto_vacuum=INCREMENTAL;
    an older file keeps its free pages and reuses them for new rows, so it does not grow either).
@@ -38,6 +39,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine.config.schema import StoreConfig
 from engine.store import schema
@@ -176,7 +178,7 @@ class _Job:
         self.pause = pause
         self.stop = stop
 
-    def transaction(self, *statements: tuple[str, dict[str, float]]) -> list[int]:
+    def transaction(self, *statements: tuple[str, dict[str, Any]]) -> list[int]:
         """Run statements in one write transaction; returns each one's row count."""
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
@@ -258,6 +260,18 @@ class _Job:
                 if n < self.batch_rows:
                     break
             self.report.deleted[table] = deleted
+        self.expire_states(before)
+
+    def expire_states(self, before: float) -> None:
+        """Recorded states older than `before`, except each part's newest one before it: that is
+        still the state at `before`, and review must find it."""
+        deleted = 0
+        for (part,) in self.conn.execute("SELECT DISTINCT part FROM states").fetchall():
+            (n,) = self.transaction((
+                "DELETE FROM states WHERE part = :part AND t < (SELECT max(t) FROM states"
+                " WHERE part = :part AND t < :before)", {"part": part, "before": before}))
+            deleted += n
+        self.report.deleted["states"] = deleted
 
     # -- 3. free pages -----------------------------------------------------------------------------
 

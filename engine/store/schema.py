@@ -208,8 +208,28 @@ def _v5_rollout_analysis(db: Database) -> None:
     db.execute("ALTER TABLE rollouts ADD COLUMN hold_left REAL")
 
 
+def _v6_event_codes(db: Database) -> None:
+    """Every event gets its machine code (engine/eventcodes.py); rows written before get theirs
+    from engine/store/legacy_events.py, with the data review used to read out of the message."""
+    from engine.store import legacy_events
+
+    db.execute("ALTER TABLE events ADD COLUMN code TEXT NOT NULL DEFAULT ''")
+    rows = db.execute("SELECT id, kind, severity, source, message, data FROM events").fetchall()
+    db.conn.executemany("UPDATE events SET code = ?, data = coalesce(?, data) WHERE id = ?",
+                        list(legacy_events.updates(rows)))
+    db.execute("CREATE INDEX idx_events_code_t ON events (code, t)")
+
+
+def _v7_states(db: Database) -> None:
+    """The Snapshot's state fields (rollout, alerts, health, ...) each time one changes:
+    engine/statelog.py writes them, review reads them (zlib-compressed JSON of the snapshot codec)."""
+    db.execute("CREATE TABLE states (part TEXT NOT NULL, t REAL NOT NULL, body BLOB NOT NULL,"
+               " PRIMARY KEY (part, t)) WITHOUT ROWID")
+
+
 # Append only. Never edit a released migration: write the next one.
-MIGRATIONS: list[Migration] = [_v1_initial, _v2_rollups, _v3_log_offsets, _v4_views, _v5_rollout_analysis]
+MIGRATIONS: list[Migration] = [_v1_initial, _v2_rollups, _v3_log_offsets, _v4_views, _v5_rollout_analysis,
+                               _v6_event_codes, _v7_states]
 
 # Columns callers may set through Store.upsert_rollout / upsert_watched_file(s) / upsert_log_offset
 # (the writer builds the upsert SQL from these names, so they must never come from outside this list).

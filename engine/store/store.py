@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.commands import Actor
 from engine.config.schema import StoreConfig
+from engine.eventcodes import EventCode
 from engine.store import records, schema
 from engine.store.errors import StoreError
 from engine.store.writer import Writer, WriterStats
@@ -114,14 +115,18 @@ class Store:
     def add_event(
         self,
         t: float,
-        kind: str,
+        code: EventCode,
         severity: str,
         source: str,
         message: str,
         data: Mapping[str, Any] | None = None,
     ) -> None:
         """Message and data are redacted (engine.secrets) before they are queued."""
-        self._writer.put_record(records.event(t, kind, severity, source, message, data))
+        self._writer.put_record(records.event(t, code, severity, source, message, data))
+
+    def add_state(self, t: float, part: str, body: bytes) -> None:
+        """A Snapshot field that changed (engine/statelog.py)."""
+        self._writer.put_record(records.state(t, part, body))
 
     def add_audit(self, t: float, actor: Actor, action: str, args: Mapping[str, Any], result: str, ok: bool) -> None:
         self._writer.put_record(records.audit(t, actor, action, args, result, ok))

@@ -32,6 +32,7 @@ from typing import Any
 
 from watchfiles import Change, awatch
 
+from engine import eventcodes as ev
 from engine.component import EngineContext
 from engine.store import StoreError
 from engine.watch import worker
@@ -168,14 +169,14 @@ class DirectorySource:
 
     def _set_waiting(self, problem: str) -> None:
         if self.status.set("WARN", "waiting", f"waiting for {self.directory}: {problem}"):
-            self._ctx.event("watch", "info", self.name, f"waiting for {self.directory}: {problem}",
+            self._ctx.event(ev.DIR_WAITING, "info", self.name, f"waiting for {self.directory}: {problem}",
                             {"dir": self.directory})
 
     async def _watch(self) -> None:
         was_waiting = self.status.view.value == "waiting"
         self.status.set("OK", "watching", f"watching {self.directory}")
         if was_waiting:
-            self._ctx.event("watch", "info", self.name, f"watching {self.directory}", {"dir": self.directory})
+            self._ctx.event(ev.DIR_WATCHING, "info", self.name, f"watching {self.directory}", {"dir": self.directory})
         stop = asyncio.Event()
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -213,7 +214,7 @@ class DirectorySource:
         except (OSError, RuntimeError) as exc:
             # e.g. the inotify watch limit: keep going on the periodic reconcile alone, and say so.
             self._ctx.event(
-                "watch", "warning", self.name,
+                ev.DIR_POLLING, "warning", self.name,
                 f"cannot watch {self.directory} for changes ({exc}); new files are found by the "
                 f"rescan every {self.config.reconcile_every:g}s (force_polling: true avoids inotify)",
                 {"dir": self.directory, "error": str(exc)},
@@ -369,7 +370,7 @@ class DirectorySource:
         self.errors_total += 1
         if self.limiter.allow():
             self._ctx.event(
-                "watch", "warning", self.name, f"{self._relative(r.path)}: {error}",
+                ev.DIR_FILE_FAILED, "warning", self.name, f"{self._relative(r.path)}: {error}",
                 self.limiter.note({"path": r.path, "processor": self.processor.name, "size": r.size,
                                    "attempts": attempts}),
             )
@@ -378,7 +379,7 @@ class DirectorySource:
     def _gone_before_read(self, path: str) -> None:
         self._attempts.pop(path, None)
         if self.limiter.allow():
-            self._ctx.event("watch", "info", self.name, f"{self._relative(path)} was deleted before it could be read",
+            self._ctx.event(ev.DIR_FILE_VANISHED, "info", self.name, f"{self._relative(path)} was deleted before it could be read",
                             self.limiter.note({"path": path}))
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
@@ -449,6 +450,6 @@ class DirectorySource:
                 ctx.record(source, "processing_ms", counts.seconds * 1000 / counts.files, unit="ms")
             if self.limiter.summary_due():
                 held = self.limiter.take_held_back()
-                ctx.event("watch", "warning", source,
+                ctx.event(ev.DIR_HELD_BACK, "warning", source,
                           f"{held} more failed or vanished files not shown (at most {FAILURE_EVENTS[0]} "
                           "events a minute); the watched_files ledger records every failure", {"held_back": held})

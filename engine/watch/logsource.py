@@ -20,6 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from engine import eventcodes as ev
 from engine.component import EngineContext
 from engine.evidence.counts import STANDARD_BOUNDS_MS, record_counts
 from engine.store import Store, StoreError, open_reader
@@ -135,13 +136,14 @@ class LogSource:
         else:
             self._set_status(ctx, "OK", "tailing", f"tailing {self.path}")
         for note in chunk.notes:
-            ctx.event("watch", "info", self.name, note, {"file": self.path})
+            ctx.event(ev.LOG_NOTE, "info", self.name, note, {"file": self.path})
 
     def _set_status(self, ctx: EngineContext, status: str, value: str, detail: str) -> None:
         previous = self.status.view.value
         if not self.status.set(status, value, detail) or (value == "tailing" and previous == "starting"):
             return  # unchanged, or the normal start: nothing to tell
-        ctx.event("watch", "warning" if value == "error" else "info", self.name, detail, {"file": self.path})
+        ctx.event(ev.LOG_STATUS, "warning" if value == "error" else "info", self.name, detail,
+                  {"file": self.path, "status": value})
 
     def _report(self, ctx: EngineContext, elapsed: float, tailer: Tailer) -> None:
         tick, self.tick = self.tick, Tick(self.latency_cap)
@@ -186,13 +188,13 @@ class LogSource:
         kind = self.config.format
         for line, reason in tick.error_samples:
             if self.parse_limiter.allow():
-                ctx.event("watch", "warning", self.name, f"line does not parse as {kind}: {reason}",
+                ctx.event(ev.LOG_UNPARSED, "warning", self.name, f"line does not parse as {kind}: {reason}",
                           self.parse_limiter.note({"file": self.path, "sample": _text(line, SAMPLE_CHARS)}))
         # Lines past the kept samples were counted, not kept: they count as held back too.
         self.parse_limiter.hold_back(tick.parse_errors - len(tick.error_samples))
         for line in tick.match_samples:
             if self.match_limiter.allow():
-                ctx.event("watch", "warning", self.name, _text(line, MESSAGE_CHARS),
+                ctx.event(ev.LOG_MATCHED, "warning", self.name, _text(line, MESSAGE_CHARS),
                           self.match_limiter.note({"file": self.path, "line": _text(line, SAMPLE_CHARS * 4)}))
         self.match_limiter.hold_back(tick.matches - len(tick.match_samples))
         per = self.config.error_events
@@ -200,7 +202,7 @@ class LogSource:
                               (self.match_limiter, "lines matching error_pattern")):
             if limiter.summary_due():
                 held = limiter.take_held_back()
-                ctx.event("watch", "warning", self.name,
+                ctx.event(ev.LOG_HELD_BACK, "warning", self.name,
                           f"{held} more {what} not shown (at most {per.max} events per {per.per:g}s)",
                           {"file": self.path, "held_back": held})
 

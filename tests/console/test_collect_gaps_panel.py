@@ -14,8 +14,8 @@ from engine.snapshot import GapView, TargetView
 NOW = T0 + 100
 
 TARGETS = (
-    TargetView("api", "OK", None, NOW - 1),
-    TargetView("billing", "OPEN", "circuit open (connection refused); next probe in 42s", NOW - 80),
+    TargetView("api", "OK", None),
+    TargetView("billing", "OPEN", "circuit open (connection refused); next probe in 42s"),
     TargetView("legacy", "DISABLED"),
 )
 GAPS = (
