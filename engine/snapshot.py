@@ -316,12 +316,6 @@ class Snapshot:
     def get(self, source: str, metric: str) -> SeriesView | None:
         return self._index.get(f"{source}/{metric}")
 
-    def series_of(self, source_prefix: str) -> tuple[SeriesView, ...]:
-        """All series whose source equals or starts with `source_prefix` + ':' (e.g. "watch")."""
-        return tuple(
-            s for s in self.series if s.source == source_prefix or s.source.startswith(source_prefix + ":")
-        )
-
 
 class SnapshotSource(Protocol):
     """Live engine, history, or attached engine: the console needs nothing else."""

@@ -271,9 +271,6 @@ class HistoryDB(Reader):
             (t0, t1, int(limit)),
         )
 
-    def count_events(self, t0: float, t1: float) -> int:
-        return int(self._query("SELECT count(*) FROM events WHERE t >= ? AND t <= ?", (t0, t1))[0][0])
-
     def marks(self, kinds: Sequence[str], t0: float, t1: float, limit: int = 20_000
               ) -> list[tuple[float, str, str, str, str]]:
         """(t, code, severity, message, data's cause) of events of `kinds` in [t0, t1], oldest first."""
@@ -328,9 +325,6 @@ class HistoryDB(Reader):
         rows = self._query("SELECT 1 FROM states WHERE t >= ? AND t <= ? LIMIT 1",
                            (t0, t1 if t1 is not None else float("inf")))
         return bool(rows)
-
-    def has_table(self, name: str) -> bool:
-        return bool(self._query("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?", (name,)))
 
     def dict_rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """A query of our own modules (views.py) as dicts by column name; the connection cannot write."""

@@ -87,10 +87,6 @@ class Run:
     config_problem: str = ""  # why `config` is None
     recorded: bool = False  # the start event carried a run record
 
-    def covers(self, t: float) -> bool:
-        end = self.next_start if self.ended is None else self.ended
-        return self.started <= t and (end is None or t < end or (self.ended is not None and t <= self.ended))
-
     def stopped_at(self, t: float) -> bool:
         """Is t after this run's clean stop (the engine was not running)?"""
         return self.ended is not None and t > self.ended

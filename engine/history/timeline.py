@@ -84,8 +84,3 @@ def strip(found: list[Mark], rng: Range, width: int) -> str:
 
 def column_of(t: float, rng: Range, width: int) -> int:
     return min(width - 1, max(0, int((t - rng.first) / (rng.span or 1.0) * width)))
-
-
-def time_of(column: int, rng: Range, width: int) -> float:
-    """The middle of a column's span (a click or a typed column jumps there)."""
-    return rng.first + (column + 0.5) / max(1, width) * rng.span
