@@ -143,7 +143,6 @@ class ReviewApp(OpsConsoleApp):
         self._seeking = False
         self._play_timer: Timer | None = None
         self._play_last = 0.0
-        self.builds = 0  # snapshots built for cursor moves (tests wait on it)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -186,7 +185,6 @@ class ReviewApp(OpsConsoleApp):
             while True:
                 target = self.cursor.t
                 self.history.seek(target)
-                self.builds += 1
                 if self.cursor.t == target:
                     break
         except Exception as exc:  # a damaged page, a vanished temp copy: say so, keep the last frame

@@ -68,7 +68,6 @@ class CanaryComponent:
         self.pause_on_stop = pause_on_stop
         self.machine: RolloutMachine | None = None
         self.last_check: CheckResult | None = None
-        self.last_report: Report | None = None  # the last actuation (the reaction benchmark reads it)
         self._ctx: EngineContext | None = None
         self._actuator: Actuator | None = None
         self._client: httpx.AsyncClient | None = None
@@ -227,9 +226,7 @@ class CanaryComponent:
         r = self.m.rollout
         actuation = Actuation(kind, weight, self.config.service, r.id if r else 0, stage + 1)  # type: ignore[arg-type]
         settings = self.config.actuator
-        report = await apply_with_retries(self._actuator, actuation, settings.retries, settings.retry_backoff)
-        self.last_report = report
-        return report
+        return await apply_with_retries(self._actuator, actuation, settings.retries, settings.retry_backoff)
 
     # -- verbs (each runs under the lock) ------------------------------------------------------
 

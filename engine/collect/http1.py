@@ -96,7 +96,6 @@ class _Exchange(asyncio.Protocol):
         self._trailers = False
         self._informational = False
         self.got_bytes = False
-        self._error: BaseException | None = None
         self.done = False
 
     # ------------------------------------------------------------------ protocol callbacks

@@ -67,6 +67,3 @@ class RateLimiter:
         """No request for `target` for `seconds` (a 429's Retry-After); its neighbours carry on."""
         until = time.monotonic() + seconds
         self._blocked_until[target] = max(self._blocked_until.get(target, 0.0), until)
-
-    def blocked_for(self, target: str) -> float:
-        return max(0.0, self._blocked_until.get(target, 0.0) - time.monotonic())

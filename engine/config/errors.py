@@ -12,8 +12,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-Path_ = tuple[Any, ...]  # a key path: ("canary", "stages", 2, "weight")
-
 
 class ConfigError(Exception):
     """A config that cannot be used. str(err) is the full operator-facing message, one problem a
