@@ -236,9 +236,10 @@ def _connect(
             raise HistoryError(f"{origin} has schema version {version}; this opsconsole reads up to "
                                f"{schema.latest_version()}: review it with a newer opsconsole")
         if version < schema.latest_version():
+            upgraded = (f"written with schema version {version}: read from a private copy upgraded to "
+                        f"{schema.latest_version()} (the file itself is not changed)")
+            how = upgraded if temp_dir is None else f"{how}; {upgraded}"
             conn, temp_dir, path = _upgraded_copy(conn, origin, version, temp_dir)
-            how += (f"; written with schema version {version}: upgraded to {schema.latest_version()} in a "
-                    "private copy (the file itself is not changed)")
     except sqlite3.DatabaseError as exc:
         conn.close()
         if temp_dir is not None:
