@@ -128,7 +128,7 @@ class ComponentView:
 @dataclass(frozen=True)
 class HealthView:
     name: str
-    status: str  # a HealthStatus (typed str until engine/history/parts.py builds it from the enum)
+    status: str  # a HealthStatus value (typed str: see docs/architecture.md, 'Layering, types and lint')
     since: float
     value: str = ""
     limit: str = ""
@@ -176,7 +176,7 @@ class TargetView:
     """A collection target's state, for the Gaps panel."""
 
     name: str
-    state: str  # a TargetState (typed str until engine/history/parts.py builds it from the enum)
+    state: str  # a TargetState value (typed str: see docs/architecture.md, 'Layering, types and lint')
     last_error: str | None = None
 
 
