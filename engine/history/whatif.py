@@ -41,6 +41,7 @@ from engine.history.rollout import Clock, apply_transition
 from engine.history.runs import Run, run_at
 from engine.snapshot import SeriesView
 from engine.units import format_duration
+from engine.verbs import Verb
 
 SAME_TIME = 1.5  # seconds: decisions this close count as "at the same time"
 
@@ -285,34 +286,35 @@ def _replayed_as_recorded(event: dict[str, Any]) -> bool:
     return event["code"] == ev.ROLLOUT_RECOVERED.code or data.get("cause") == "engine_stopping"
 
 
-# The person's verb that moves a rollout into a recorded state (a StrEnum: keys match the JSON text).
-_VERB_INTO: dict[str, str] = {Status.RUNNING: "resume", Status.WAITING: "resume", Status.PAUSED: "pause",
-                              Status.FROZEN: "freeze", Status.ROLLING_BACK: "rollback", Status.PROMOTING: "promote_full"}
+# The person's verb a recorded transition was made by.
+_VERB_OF: dict[str, Verb] = {ev.ROLLOUT_STAGE_ENTERED.code: Verb.PROMOTE, ev.ROLLOUT_RESUMED.code: Verb.RESUME,
+                             ev.ROLLOUT_PAUSED.code: Verb.PAUSE, ev.ROLLOUT_FROZEN.code: Verb.FREEZE,
+                             ev.ROLLOUT_ROLLING_BACK.code: Verb.ROLLBACK, ev.ROLLOUT_PROMOTING.code: Verb.PROMOTE_FULL}
 
 
 def _apply_if_allowed(machine: RolloutMachine, event: dict[str, Any]) -> None:
     """A recorded person's verb, applied to the simulated rollout if it allows that verb now."""
     if machine.status in FINISHED:
         return
-    data = event.get("data") or {}
-    to, message = data.get("to"), event["message"]
-    r = machine.rollout
-    if event["code"] == ev.ROLLOUT_RECOVERED.code or (machine.status is Status.PROMOTING and to == Status.PROMOTED):
+    code, message, r = event["code"], event["message"], machine.rollout
+    if code == ev.ROLLOUT_RECOVERED.code or (machine.status is Status.PROMOTING and code == ev.ROLLOUT_PROMOTED.code):
         apply_transition(machine, event)
         return
-    allowed = {str(v) for v in machine.verbs()}
-    if to in (Status.RUNNING, Status.WAITING) and r is not None and int(data.get("stage") or 1) - 1 != r.stage:
-        if "promote" in allowed:  # the person promoted: one stage up from where the simulation is
-            if machine.at_last_stage:
-                machine.begin_promotion(message)
-                machine.promoted(message)
-            else:
-                machine.enter_stage(r.stage + 1, message)
+    verb = _VERB_OF.get(code)
+    if verb is None or verb not in machine.verbs():
         return
-    verb = _VERB_INTO.get(to) if isinstance(to, str) else None
-    if verb is not None and verb in allowed:
-        apply_transition(machine, event)
-        if machine.status is Status.ROLLING_BACK:
+    if verb is Verb.PROMOTE:  # one stage up from where the simulation is, unless it is there already
+        assert r is not None
+        if int((event.get("data") or {}).get("stage") or 1) - 1 == r.stage:
+            return
+        if machine.at_last_stage:
+            machine.begin_promotion(message)
+            machine.promoted(message)
+        else:
+            machine.enter_stage(r.stage + 1, message)
+        return
+    apply_transition(machine, event)
+    if machine.status is Status.ROLLING_BACK:
             machine.rolled_back(message)  # in a what-if, actuation succeeds
 
 
