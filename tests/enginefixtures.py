@@ -61,3 +61,16 @@ def start_engine(tmp_path: Path) -> Iterator[StartEngine]:
     yield start
     for engine in engines:
         engine.stop()
+
+
+@pytest.fixture
+def demo_config(tmp_path: Path) -> Path:
+    """A small demo config (5 requests/s, host every 1 s, a log file) in a test's own directory."""
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "store: {path: history.db}\n"
+        "demo: {enabled: true, port: 0, rps: 5, dir: demo}\n"
+        "monitor: {host: {interval: 1s}}\n"
+        "logging: {file: opsconsole.log}\n"
+    )
+    return path

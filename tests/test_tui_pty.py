@@ -17,18 +17,6 @@ PANEL_TITLES = ("Throughput", "Memory", "Errors", "Gaps", "Health", "Rollout")
 
 
 @pytest.fixture
-def demo_config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        "store: {path: history.db}\n"
-        "demo: {enabled: true, port: 0, rps: 5, dir: demo}\n"
-        "monitor: {host: {interval: 1s}}\n"
-        "logging: {file: opsconsole.log}\n"
-    )
-    return path
-
-
-@pytest.fixture
 def console(demo_config: Path) -> Iterator[PtyProcess]:
     env = dict(os.environ, TERM="xterm-256color")
     proc = PtyProcess(opsconsole_argv("--config", str(demo_config)), cols=120, rows=40, env=env)

@@ -7,7 +7,6 @@ import os
 import random
 from pathlib import Path
 
-import pytest
 from console_fakes import T0, series, snap
 
 from console.render import sparkline
@@ -138,18 +137,6 @@ async def test_normal_mode_keeps_seconds_and_coloured_sparklines(make_app, sourc
         assert "LOW-BW" not in app.header.plain
         assert len(app.header.plain.rsplit(" ", 1)[-1]) == 8  # HH:MM:SS
         assert app.query_one("#throughput").body.lines[0][-1] == (" ▁▃▅█", "$accent")
-
-
-@pytest.fixture
-def demo_config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        "store: {path: history.db}\n"
-        "demo: {enabled: true, port: 0, rps: 5, dir: demo}\n"
-        "monitor: {host: {interval: 1s}}\n"
-        "logging: {file: opsconsole.log}\n"
-    )
-    return path
 
 
 def test_over_a_pty_the_panels_show_their_numbers_from_changed_cells_only(demo_config: Path):
