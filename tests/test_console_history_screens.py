@@ -82,6 +82,25 @@ async def test_live_event_log_shows_events_and_audit_newest_first_and_follows(tm
             await until(pilot, lambda: not isinstance(app.screen, EventLogScreen), what="closed")
 
 
+async def test_the_event_log_filters_by_event_code_and_shows_it(tmp_path: Path, actuator: HttpFixture) -> None:
+    with running(write_config(tmp_path, http_actuator(actuator.url("")))) as engine:
+        engine.submit(Command("pause")).result(10)
+        engine.submit(Command("resume")).result(10)
+        app = OpsConsoleApp(engine, refresh=0.2)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("l")
+            await until(pilot, lambda: isinstance(app.screen, EventLogScreen), what="the event log")
+            screen = app.screen
+            assert isinstance(screen, EventLogScreen)
+            await pilot.press("slash", *"code:engine.")
+            await until(pilot, lambda: {r.code for r in screen.rows} == {"engine.started", "engine.paused",
+                                                                          "engine.resumed"}, what="engine.* rows only")
+            await pilot.press("enter")
+            detail = str(screen.query_one("#events-detail").render())
+            assert "engine.resumed" in detail and "engine resumed by" in detail
+            assert "code engine." in status_line(screen)
+
+
 async def test_live_rollout_timeline_tells_the_running_rollout(tmp_path: Path, actuator: HttpFixture) -> None:
     feeder = Feeder()
     feeder.set(CANARY, 0.002)

@@ -85,6 +85,12 @@ def test_event_filters_parse_and_match(tmp_path: Path) -> None:
         rows = opened.db.filtered_events(EventFilter.parse("kind:rollout ROLLED back"))
         assert [r["message"] for r in rows] == ["rolled back at 25%: canary error_rate 5.0% > 1.0% for 3/3 checks (total 3)"]
         assert {r["kind"] for r in opened.db.filtered_events(EventFilter.parse("sev:warning"))} == {"gap"}
+        # by code, or the beginning of one: what an operator types after reading docs/schema.md
+        assert EventFilter.parse("code:rollout.,gap.opened").codes == ("rollout.", "gap.opened")
+        codes = [r["code"] for r in opened.db.filtered_events(EventFilter.parse("code:rollout."), limit=50)]
+        assert codes == ["rollout.started", "rollout.stage_entered", "rollout.rolling_back", "rollout.rolled_back"]
+        both = opened.db.filtered_events(EventFilter.parse("code:rollout.rolled_back,gap.opened"), limit=50)
+        assert [r["code"] for r in both] == ["rollout.rolled_back", "gap.opened"]
     finally:
         opened.close()
 

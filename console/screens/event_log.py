@@ -1,7 +1,8 @@
 """The event log, live and in review: every recorded event and audit row, newest first, filtered
 as you type; the highlighted row's whole message and data below the table.
 
-Filter line: `kind:alert,gap,audit sev:critical src:canary words` (each part optional, any order).
+Filter line: `kind:alert,gap,audit sev:critical src:canary code:rollout. words` (each part optional,
+any order; `code:` matches an event code or its beginning, docs/schema.md lists them).
 Keys: `/` edits the filter (rows follow each keystroke), enter or escape goes back to the rows;
 `q` or escape closes.
 - Live (`l` on the console): the newest 500 rows of the running engine's history, read alongside
@@ -32,7 +33,7 @@ from engine.history.db import EventFilter, HistoryDB
 from engine.history.eventlog import LogRow, newest_rows, rows_around
 
 LIVE_ROWS = 500
-FILTER_HINT = "kind:alert,gap,audit sev:critical src:canary text"
+FILTER_HINT = "kind:alert,gap,audit sev:critical src:canary code:rollout. text"
 
 
 class EventLogScreen(ModalScreen[float | None]):
@@ -143,7 +144,8 @@ class EventLogScreen(ModalScreen[float | None]):
         described = " ".join(filter(None, [
             f"kinds {','.join(flt.kinds)}" if flt.kinds else "",
             f"severity {','.join(flt.severities)}" if flt.severities else "",
-            f"source ~{flt.source}" if flt.source else "", f"text ~{flt.text!r}" if flt.text else ""])) or "no filter"
+            f"source ~{flt.source}" if flt.source else "", f"code {','.join(flt.codes)}" if flt.codes else "",
+            f"text ~{flt.text!r}" if flt.text else ""])) or "no filter"
         keys = ("f: stop following" if self.following else "f: follow") if self.live else "enter: go there"
         mode = " · following" if self.live and self.following else ""
         return f"{count} rows, newest first ({described}){mode} · {keys} · /: filter · q: close"
@@ -155,7 +157,8 @@ class EventLogScreen(ModalScreen[float | None]):
             return
         r = self.rows[index]
         parts: list[str | tuple[str, str]] = [
-            (f"{format_time(r.t)} {r.kind} {severity_label(r.severity)} {r.source}", "$text-muted"), "\n", r.message]
+            (f"{format_time(r.t)} {r.code or r.kind} {severity_label(r.severity)} {r.source}", "$text-muted"), "\n",
+            r.message]
         if r.data:
             parts += ["\n", (json.dumps(r.data, sort_keys=True, ensure_ascii=False, default=str), "$text-muted")]
         detail.update(Content.assemble(*parts))

@@ -45,12 +45,15 @@ class EventFilter:
     severities: tuple[str, ...] = ()
     source: str = ""
     text: str = ""
+    codes: tuple[str, ...] = ()  # event codes or their beginnings: "rollout.rolled_back", "rollout."
 
     @classmethod
     def parse(cls, text: str) -> EventFilter:
-        """`kind:alert,gap sev:critical src:canary words to find` — any order, every part optional."""
+        """`kind:alert,gap sev:critical src:canary code:rollout. words to find` — any order, every
+        part optional."""
         kinds: list[str] = []
         severities: list[str] = []
+        codes: list[str] = []
         source = ""
         words: list[str] = []
         for token in text.split():
@@ -62,9 +65,11 @@ class EventFilter:
                 severities += [v for v in value.lower().split(",") if v]
             elif sep and value and key in ("src", "source"):
                 source = value
+            elif sep and value and key == "code":
+                codes += [v for v in value.lower().split(",") if v]
             else:
                 words.append(token)
-        return cls(tuple(kinds), tuple(severities), source, " ".join(words))
+        return cls(tuple(kinds), tuple(severities), source, " ".join(words), tuple(codes))
 
     def sql(self) -> tuple[str, list[Any]]:
         where: list[str] = []
@@ -81,6 +86,9 @@ class EventFilter:
         if self.text:
             where.append("instr(lower(message), ?) > 0")
             params.append(self.text.lower())
+        if self.codes:
+            where.append(f"({' OR '.join(['instr(code, ?) = 1'] * len(self.codes))})")
+            params += self.codes
         return " AND ".join(where), params
 
 

@@ -29,6 +29,7 @@ class LogRow:
     source: str
     message: str
     data: Any = None  # the event's structured data, or the audit row's fields
+    code: str = ""  # the event's code (engine/eventcodes.py); "" for an audit row
 
     @property
     def key(self) -> tuple[float, str, str, str]:
@@ -72,7 +73,7 @@ def _audit_sql(flt: EventFilter, t0: float | None, t1: float | None) -> tuple[st
 
 def _audit(db: HistoryDB, flt: EventFilter, t0: float | None, t1: float | None, *, limit: int,
            newest: bool) -> list[LogRow]:
-    if flt.kinds and AUDIT_KIND not in flt.kinds:
+    if (flt.kinds and AUDIT_KIND not in flt.kinds) or flt.codes:
         return []
     where, params = _audit_sql(flt, t0, t1)
     if not where:
@@ -95,11 +96,11 @@ def _events(db: HistoryDB, flt: EventFilter, t0: float | None, t1: float | None,
     kinds = tuple(k for k in flt.kinds if k != AUDIT_KIND)
     if flt.kinds and not kinds:
         return []
-    where, params = EventFilter(kinds, flt.severities, flt.source, flt.text).sql()
+    where, params = EventFilter(kinds, flt.severities, flt.source, flt.text, flt.codes).sql()
     if after is not None:  # strictly after: the cursor's own row belongs to the rows before it
         where, params = " AND ".join(filter(None, ["t > ?", where])), [after, *params]
     rows = db.find_events(t0, t1, where, params, limit=limit, newest=newest)
-    return [LogRow(e["t"], e["kind"], e["severity"], e["source"], e["message"], e["data"]) for e in rows]
+    return [LogRow(e["t"], e["kind"], e["severity"], e["source"], e["message"], e["data"], e["code"]) for e in rows]
 
 
 def newest_rows(db: HistoryDB, flt: EventFilter, t1: float | None = None, *, limit: int = 500) -> list[LogRow]:
