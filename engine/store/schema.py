@@ -214,9 +214,15 @@ def _v6_event_codes(db: Database) -> None:
     from engine.store import legacy_events
 
     db.execute("ALTER TABLE events ADD COLUMN code TEXT NOT NULL DEFAULT ''")
-    rows = db.execute("SELECT id, kind, severity, source, message, data FROM events").fetchall()
-    db.conn.executemany("UPDATE events SET code = ?, data = coalesce(?, data) WHERE id = ?",
-                        list(legacy_events.updates(rows)))
+    last = -1
+    while True:  # in batches by id: a history of millions of events is never all in memory
+        rows = db.execute("SELECT id, kind, severity, source, message, data FROM events WHERE id > ?"
+                          " ORDER BY id LIMIT 20000", [last]).fetchall()
+        if not rows:
+            break
+        db.conn.executemany("UPDATE events SET code = ?, data = coalesce(?, data) WHERE id = ?",
+                            list(legacy_events.updates(rows)))
+        last = rows[-1][0]
     db.execute("CREATE INDEX idx_events_code_t ON events (code, t)")
 
 
