@@ -10,11 +10,11 @@ from collections import OrderedDict
 from typing import Any
 
 from engine import secrets
-from engine.snapshot import ErrorGroup
+from engine.snapshot import ERROR_GROUPS, ErrorGroup
 
 
 class ErrorBook:
-    def __init__(self, capacity: int = 100) -> None:
+    def __init__(self, capacity: int = ERROR_GROUPS) -> None:
         self._capacity = capacity
         self._groups: OrderedDict[tuple[str, str], ErrorGroup] = OrderedDict()
         self._lock = threading.Lock()

@@ -37,7 +37,7 @@ from engine.monitor.processes import ProcessMonitor
 from engine.retention import RetentionComponent
 from engine.selfmetrics import EngineCounters, SelfMetrics
 from engine.series import SeriesBuffers
-from engine.snapshot import EngineState, EventView, SeriesView, Snapshot, SourceMode
+from engine.snapshot import RECENT_EVENTS, EngineState, EventView, SeriesView, Snapshot, SourceMode
 from engine.statelog import StateRecorder
 from engine.store import Store, StoreError
 from engine.supervisor import Supervisor
@@ -45,7 +45,6 @@ from engine.supervisor import Supervisor
 log = logging.getLogger("opsconsole.engine")
 
 CommandHandler = Callable[[Command], Awaitable[CommandResult]]
-RECENT_EVENTS = 200
 COMMIT_WAIT = 2.0  # seconds a verb's answer waits for its audit row to be committed
 # Sections a reload keeps as they were (they take effect at the next start): the open history and
 # its lock, and the log handlers the CLI set up.

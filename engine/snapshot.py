@@ -76,6 +76,12 @@ class Verdict(StrEnum):
     ERROR = "error"  # could not measure
 
 
+# How much of each list a Snapshot holds: the engine keeps as many, and review shows as many.
+RECENT_EVENTS = 200
+ERROR_GROUPS = 100
+RECENT_CLOSED_GAPS = 20
+
+
 class SourceMode(StrEnum):
     LIVE = "live"
     REVIEW = "review"

@@ -20,6 +20,9 @@ from engine.errorbook import context_text
 from engine.history.db import HistoryDB, SeriesInfo, codes_in, parse_json
 from engine.history.runs import Run
 from engine.snapshot import (
+    ERROR_GROUPS,
+    RECENT_CLOSED_GAPS,
+    RECENT_EVENTS,
     AlertView,
     ComponentView,
     EngineState,
@@ -33,9 +36,6 @@ from engine.snapshot import (
     TargetView,
 )
 
-RECENT_EVENTS = 200  # engine/runtime.py keeps as many
-ERROR_GROUPS = 100  # engine/errorbook.py's capacity
-RECENT_CLOSED_GAPS = 20  # engine/gaps.py keeps as many
 NAN = float("nan")
 
 Lookup = Callable[[str, str], SeriesView | None]
