@@ -27,8 +27,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import httpx
+from typing import TYPE_CHECKING
 
 from engine import eventcodes as ev
 from engine.alertmanager.config import AlertmanagerConfig
@@ -38,6 +37,9 @@ from engine.collect.errors import ScrapeError
 from engine.collect.retry import RetryPolicy
 from engine.component import EngineContext
 from engine.snapshot import AlertView, Snapshot
+
+if TYPE_CHECKING:  # loaded by make_client when the pusher runs: a config without it never loads httpx
+    import httpx
 
 log = logging.getLogger("opsconsole.alertmanager")
 
@@ -145,6 +147,8 @@ class AlertmanagerPusher:
                 attempt += 1
 
     async def _post(self, client: httpx.AsyncClient, url: str, body: bytes) -> None:
+        import httpx  # loaded already: make_client's
+
         timeout = self.config.timeout
         try:
             async with asyncio.timeout(timeout):

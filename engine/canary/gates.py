@@ -4,17 +4,20 @@ other answer, or none, halts it, and the reason (status and the start of the bod
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from engine.canary.actuators.http import BODY_SHOWN, describe_http_error
 from engine.canary.config import Gate
+
+if TYPE_CHECKING:  # imported when a gate is asked: a config without gates never loads httpx
+    import httpx
 
 
 async def check_gate(client: httpx.AsyncClient, name: str, gate: Gate, payload: dict[str, Any]) -> str | None:
     """None if the gate says go; otherwise why not, as a sentence."""
     where = f"gate {name} ({gate.method} {gate.url})"
+    import httpx
+
     try:
         if gate.method == "GET":
             response = await client.get(gate.url, params=payload, headers=gate.headers, timeout=gate.timeout)

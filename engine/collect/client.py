@@ -16,16 +16,19 @@ import asyncio
 import email.utils
 import errno
 import ssl
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-
-import httpx
+from typing import TYPE_CHECKING
 
 from engine.collect.errors import ScrapeError
 from engine.collect.http1 import BodyTooLarge, HttpClient, Progress, ProtocolError
 from engine.units import format_duration, format_size
+
+if TYPE_CHECKING:  # scrapes use http1; httpx only for make_client's users (the Alertmanager pusher)
+    import httpx
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ def make_client(
 
     trust_env=False: proxy variables in the operator's shell must not reroute scrapes of
     internal targets (a proxy that answers for a dead target would hide it)."""
+    import httpx
+
     keepalive = max_connections if max_keepalive is None else max_keepalive
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=keepalive)
     verify: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
@@ -105,7 +110,8 @@ def describe_transport_error(exc: BaseException) -> str:
             }.get(cause.errno)
             return name or (cause.strerror or str(cause)).lower()
         cause = cause.__cause__ or cause.__context__
-    if isinstance(exc, (httpx.RemoteProtocolError, ProtocolError)):
+    httpx = sys.modules.get("httpx")  # not loaded: the error cannot be one of httpx's
+    if isinstance(exc, ProtocolError) or (httpx is not None and isinstance(exc, httpx.RemoteProtocolError)):
         return f"the server broke the HTTP exchange: {exc}"
     text = str(exc)
     if "Name or service not known" in text or "nodename nor servname" in text:

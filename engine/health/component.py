@@ -13,13 +13,12 @@ statuses (engine/health/state.py), and contributes them to the Snapshot as Healt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from engine import eventcodes as ev
 from engine.component import EngineContext
@@ -37,6 +36,9 @@ from engine.health.local import ProcessProbe, check_dir, check_disk_free, check_
 from engine.health.state import FAIL, LEVELS, OK, WARN, CheckResult, CheckState
 from engine.snapshot import HealthView
 from engine.units import format_duration
+
+if TYPE_CHECKING:  # opened only when there is an http check: local checks alone never load httpx
+    import httpx
 
 log = logging.getLogger("opsconsole.health")
 
@@ -59,14 +61,16 @@ class HealthComponent:
         return {"health": self._views}
 
     async def run(self, ctx: EngineContext) -> None:
-        async with new_client() as client:
+        http = any(isinstance(check, HttpCheck) for check in self.checks)
+        async with new_client() if http else contextlib.nullcontext() as client:
             async with asyncio.TaskGroup() as group:
                 for check in self.checks:
                     group.create_task(self._loop(ctx, check, self._probe(check, client)), name=f"health:{check.name}")
 
-    def _probe(self, check: HealthCheck, client: httpx.AsyncClient) -> Probe:
-        """The check as a coroutine function giving one result."""
+    def _probe(self, check: HealthCheck, client: httpx.AsyncClient | None) -> Probe:
+        """The check as a coroutine function giving one result (`client`: there are http checks)."""
         if isinstance(check, HttpCheck):
+            assert client is not None
             return lambda: check_http(client, check)
         blocking: Callable[[], CheckResult]
         if isinstance(check, DirCheck):

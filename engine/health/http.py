@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from engine.collect.client import describe_transport_error
 from engine.health.conditions import Condition
@@ -26,15 +24,22 @@ from engine.health.state import FAIL, OK, WARN, CheckResult
 from engine.jsonpath import follow, parse_path
 from engine.units import format_duration, format_size
 
+if TYPE_CHECKING:  # imported by the first client: a config without http checks never loads httpx
+    import httpx
+
 MAX_BODY = 1_000_000  # bytes
 
 
 def new_client() -> httpx.AsyncClient:
+    import httpx
+
     # trust_env=False: a proxy set for the operator's shell must not sit between us and 127.0.0.1.
     return httpx.AsyncClient(follow_redirects=False, trust_env=False)
 
 
 async def check_http(client: httpx.AsyncClient, check: HttpCheck) -> CheckResult:
+    import httpx  # loaded already: the client is httpx's
+
     started = time.perf_counter()
     try:
         async with client.stream(check.method, check.url, headers=check.headers, timeout=check.timeout) as response:

@@ -3,11 +3,14 @@ the http actuator with the demo's request filled in: promote is weight 100, roll
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
 
 from engine.canary.actuators.http import HttpActuator
 from engine.canary.config import DemoActuatorConfig, HttpActuatorConfig, HttpRequest
 from engine.config.schema import DemoConfig
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def demo_router_url(config: DemoActuatorConfig, demo: DemoConfig) -> str | None:

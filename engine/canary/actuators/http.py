@@ -7,16 +7,21 @@ the status and the start of the body, so the operator sees what the other side s
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
 
 from engine.canary.actuators.base import Actuation, ActuatorError, Applied, render, render_json
 from engine.canary.config import HttpActuatorConfig, HttpRequest
+
+if TYPE_CHECKING:  # httpx is imported where a request is made: a config without one never loads it
+    import httpx
 
 BODY_SHOWN = 200  # characters of an error body worth putting in front of the operator
 
 
 def describe_http_error(exc: httpx.HTTPError) -> str:
     """A transport failure in words: "connection refused", "timed out after 5s"…"""
+    import httpx
+
     if isinstance(exc, httpx.TimeoutException):
         return "no answer in time (timed out)"
     if isinstance(exc, httpx.ConnectError):
@@ -52,6 +57,8 @@ class HttpActuator:
         headers = {name: str(render(value, values)) for name, value in {**self.config.headers, **request.headers}.items()}
         body = render_json(request.body, values) if request.body is not None else None
         where = f"{request.method} {url}"
+        import httpx
+
         try:
             response = await self.client.request(
                 request.method, url, json=body, headers=headers, timeout=self.config.timeout
