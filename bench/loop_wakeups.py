@@ -156,6 +156,20 @@ def thread_cpu(name: str) -> float:
     return 0.0
 
 
+def threads_cpu() -> dict[str, float]:
+    """CPU seconds of every live thread of this process, by name (threading's names)."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for t in threading.enumerate():
+        try:
+            data = Path(f"/proc/self/task/{t.native_id}/stat").read_bytes()
+        except OSError:
+            continue
+        fields = data[data.rfind(b")") + 2:].split()
+        out[t.name] = out.get(t.name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def measure_engine(args: argparse.Namespace, state: str, counter: Counter) -> dict[str, Any]:
     import tui_cost
 
@@ -174,19 +188,20 @@ def measure_engine(args: argparse.Namespace, state: str, counter: Counter) -> di
         engine.start(timeout=30)
         try:
             time.sleep(args.warmup)
-            cpu0, t0 = thread_cpu(ENGINE_THREAD), time.monotonic()
+            cpu0, t0, all0 = thread_cpu(ENGINE_THREAD), time.monotonic(), threads_cpu()
             counter.on = True
             time.sleep(args.duration)
             counter.on = False
             wall = time.monotonic() - t0
             cpu = thread_cpu(ENGINE_THREAD) - cpu0
+            others = {name: 100 * (v - all0.get(name, 0.0)) / wall for name, v in threads_cpu().items()}
         finally:
             engine.stop(timeout=10)
     finally:
         if services is not None:
             services.terminate()
             services.wait(10)
-    return {"wall": wall, "cpu": cpu}
+    return {"wall": wall, "cpu": cpu, "threads": {k: round(v, 2) for k, v in sorted(others.items(), key=lambda kv: -kv[1]) if v > 0}}
 
 
 def measure_floor(duration: float) -> dict[str, Any]:
@@ -235,6 +250,9 @@ def main() -> int:
     print("\nwake-ups/s by cause (the first callback run after the sleep):")
     for cause, n in counter.wakeups.most_common(args.top):
         print(f"  {n / wall:7.2f}  {cause}")
+    print("\nCPU % of a core by thread (threads alive at both ends of the window):")
+    for name, pct in result["threads"].items():
+        print(f"  {pct:7.2f}  {name}")
     if floor:
         print(f"\nfloor (idle loop, one 1 s timer): {floor['wakeups_per_s']} wake-ups/s, CPU {floor['cpu_pct']}%")
     figures = {
@@ -243,6 +261,7 @@ def main() -> int:
         "iterations_per_s": round(counter.iterations / wall, 2),
         "callbacks_per_s": round(counter.run_count / wall, 2),
         "engine_cpu_pct": round(100 * result["cpu"] / wall, 3),
+        "threads_cpu_pct": result["threads"],
         "by_cause": {k: round(v / wall, 2) for k, v in counter.wakeups.most_common(args.top)},
         "floor_wakeups_per_s": floor and floor["wakeups_per_s"],
         "floor_cpu_pct": floor and floor["cpu_pct"],

@@ -94,6 +94,7 @@ class LogSource:
             interval, poll = self.config.interval, self.config.poll
             last = time.monotonic()
             next_report = last + interval
+            wait_first = False  # the last call read up to the report: the next one waits a poll first
             while True:
                 if ctx.paused:  # report what was read before the pause, then read nothing until resume
                     self._report(ctx, time.monotonic() - last, tailer)
@@ -104,7 +105,7 @@ class LogSource:
                 # sooner only with news for the loop (a note, a status change, the pause, an error):
                 # the loop wakes once per report instead of twice per poll (bench/loop_wakeups.py).
                 chunk, error, due = await loop.run_in_executor(
-                    executor, self._read_until, tailer, next_report, poll, stop, lambda: ctx.paused)
+                    executor, self._read_until, tailer, next_report, poll, stop, lambda: ctx.paused, wait_first)
                 if error is not None:  # e.g. EIO: say it, keep the position, try again next poll
                     self._set_status(ctx, "WARN", "error",
                                      f"cannot read {self.path}: {(error.strerror or str(error)).lower()}")
@@ -117,6 +118,7 @@ class LogSource:
                     next_report = max(next_report + interval, now + interval / 2)
                 if not due and not chunk.more:  # back early: the next poll as before
                     await asyncio.sleep(max(0.0, min(poll, next_report - time.monotonic())))
+                wait_first = due and not chunk.more
         finally:
             # The read in flight finishes first: its lines are counted and its position saved.
             stop.set()
@@ -128,12 +130,16 @@ class LogSource:
 
     # ------------------------------------------------------------------ worker thread
     def _read_until(self, tailer: Tailer, deadline: float, poll: float, stop: threading.Event,
-                    paused: Callable[[], bool]) -> tuple[Chunk, OSError | None, bool]:
+                    paused: Callable[[], bool], wait_first: bool) -> tuple[Chunk, OSError | None, bool]:
         """Read every `poll` (at once again after a read that stopped at READ_BYTES) until the
         monotonic `deadline`. Returns what the loop needs (the notes, `more`), the error that ended
         it if one did, and whether it ran to the deadline. It returns sooner, after the read that
-        has news for the loop: a note, a status the loop would change, an error, the pause, a stop."""
+        has news for the loop: a note, a status the loop would change, an error, the pause, a stop.
+        `wait_first`: the last call read just before the report, so this one waits a poll first
+        (the reads keep their cadence, as when the loop slept between them)."""
         out = Chunk()
+        if wait_first and stop.wait(max(0.0, min(poll, deadline - time.monotonic()))):
+            return out, None, False
         while True:
             try:
                 chunk = self._read(tailer)
