@@ -96,7 +96,8 @@ TARGET_CIRCUIT = _code("target.circuit_changed", "collect", "a target's circuit 
                        "target, track, url, from, to, why")
 TARGET_TOGGLED = _code("target.toggled", "action", "an operator enabled or disabled a target's collection",
                        "target, enabled, actor")
-TOKEN_EVENT = _code("target.token", "collect", "a target's auth token was refreshed, or could not be", "target")
+TOKEN_EVENT = _code("target.token", "collect", "a token endpoint's token was refreshed, or could not be (source auth:<name>)",
+                    "targets, lifetime_s, refresh_before_s (when refresh_before does not fit the tokens)")
 
 # -- processes -------------------------------------------------------------------------------------
 PROCESS_FOLLOWED = _code("process.followed", "monitor", "a process rule found its process", "pid")
@@ -143,7 +144,7 @@ ROLLOUT_NOTED = _code("rollout.noted", "rollout",
                       "same state, new reason (cause: rollback_failed, actuation_cut_off, retrying)", _ROLL)
 ROLLOUT_RECOVERED = _code("rollout.recovered", "rollout", "the last rollout was taken up after a restart", _ROLL)
 ROLLOUT_PROMOTION_HELD = _code("rollout.promotion_held", "rollout", "the hold passed but a gate holds the promotion",
-                               "rollout_id")
+                               "rollout_id, why")
 ROLLOUT_FROZEN_FAILING = _code("rollout.frozen_failing", "rollout", "a frozen rollout's canary fails its checks",
                                "rollout_id, evidence")
 ROLLOUT_REAPPLIED = _code("rollout.reapplied", "rollout", "the weight was re-applied after a restart",
