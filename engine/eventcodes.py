@@ -160,8 +160,11 @@ ROLLOUT_UNKNOWN_STATUS = _code("rollout.unknown_status", "rollout", "the last ro
 LEGACY = _code("legacy.unclassified", "engine",
                "an event written before codes existed that the migration could not classify; its message is all")
 
-ROLLOUT_TRANSITIONS = frozenset(c.code for c in CATALOGUE.values()
-                                if c.kind == "rollout" and c.data == _ROLL)
+# The state machine's transitions (engine/canary/statemachine.py sets one on each Transition).
+ROLLOUT_TRANSITION_CODES = (ROLLOUT_STARTED, ROLLOUT_ABORTED, ROLLOUT_STAGE_ENTERED, ROLLOUT_PROMOTING,
+                            ROLLOUT_PROMOTED, ROLLOUT_PAUSED, ROLLOUT_FROZEN, ROLLOUT_RESUMED, ROLLOUT_ROLLING_BACK,
+                            ROLLOUT_ROLLED_BACK, ROLLOUT_NOTED, ROLLOUT_RECOVERED)
+ROLLOUT_TRANSITIONS = frozenset(c.code for c in ROLLOUT_TRANSITION_CODES)
 
 
 def markdown() -> str:

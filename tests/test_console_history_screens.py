@@ -5,14 +5,18 @@ you type, following new rows) and the rollout timeline (`o`)."""
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from console.app import OpsConsoleApp
 from console.screens.event_log import EventLogScreen
 from console.screens.rollout_timeline import RolloutTimelineScreen
 from engine.commands import Command
+from engine.runtime import Engine
 from tests.canaryfixtures import BASELINE, CANARY, Feeder, http_actuator, running, status, wait_until, write_config
 from tests.console.console_fakes import FakeSource
 from tests.httpfixtures import HttpFixture
@@ -32,8 +36,10 @@ def status_line(screen: EventLogScreen) -> str:
     return str(screen.query_one("#events-status").render())
 
 
-async def test_live_event_log_shows_events_and_audit_newest_first_and_follows(tmp_path: Path,
-                                                                            actuator: HttpFixture) -> None:
+@asynccontextmanager
+async def event_log_after_pause_and_resume(tmp_path: Path, actuator: HttpFixture
+                                           ) -> AsyncIterator[tuple[Engine, OpsConsoleApp, Pilot, EventLogScreen]]:
+    """A running engine an operator paused and resumed, its console with the event log (`l`) open."""
     with running(write_config(tmp_path, http_actuator(actuator.url("")))) as engine:
         engine.submit(Command("pause")).result(10)
         engine.submit(Command("resume")).result(10)
@@ -43,62 +49,60 @@ async def test_live_event_log_shows_events_and_audit_newest_first_and_follows(tm
             await until(pilot, lambda: isinstance(app.screen, EventLogScreen), what="the event log")
             screen = app.screen
             assert isinstance(screen, EventLogScreen)
-            await until(pilot, lambda: any(r.kind == "audit" and r.message.startswith("resume") for r in screen.rows),
-                        what="the resume audit row")
-            times = [r.t for r in screen.rows]
-            assert times == sorted(times, reverse=True)  # newest first
-            assert any(r.kind == "action" and "engine paused" in r.message for r in screen.rows)
-            audit = next(r for r in screen.rows if r.kind == "audit" and r.message.startswith("pause"))
-            assert audit.source.endswith("@tui") and audit.severity == "info"
-            assert "following" in status_line(screen)
+            yield engine, app, pilot, screen
 
-            # Filtered as typed: no enter needed.
-            await pilot.press("slash", *"kind:audit")
-            await until(pilot, lambda: screen.rows and all(r.kind == "audit" for r in screen.rows), what="audit only")
-            assert [r.message.split(":")[0] for r in screen.rows][:2] == ["resume", "pause"]
-            text = screen_text(app)
-            assert "audit" in text and "· info" in text  # the severity is a word and a symbol, not a colour
 
-            # Following: a command sent now appears at the top without a key.
-            await pilot.press("enter")  # back to the rows
-            engine.submit(Command("pause")).result(10)
-            await until(pilot, lambda: screen.rows[0].message.startswith("pause")
-                        and screen.rows[0].t > audit.t, what="the new pause at the top")
-            assert screen.query_one("DataTable").cursor_row == 0
+async def test_live_event_log_shows_events_and_audit_newest_first_and_follows(tmp_path: Path,
+                                                                            actuator: HttpFixture) -> None:
+    async with event_log_after_pause_and_resume(tmp_path, actuator) as (engine, app, pilot, screen):
+        await until(pilot, lambda: any(r.kind == "audit" and r.message.startswith("resume") for r in screen.rows),
+                    what="the resume audit row")
+        times = [r.t for r in screen.rows]
+        assert times == sorted(times, reverse=True)  # newest first
+        assert any(r.kind == "action" and "engine paused" in r.message for r in screen.rows)
+        audit = next(r for r in screen.rows if r.kind == "audit" and r.message.startswith("pause"))
+        assert audit.source.endswith("@tui") and audit.severity == "info"
+        assert "following" in status_line(screen)
 
-            # Reading older rows holds the list still, as less +F does.
-            await pilot.press("down")
-            await until(pilot, lambda: "f: follow" in status_line(screen), what="following stopped")
-            engine.submit(Command("resume")).result(10)
-            await pilot.pause(0.6)
-            assert screen.rows[0].message.startswith("pause")
-            await pilot.press("f")
-            await until(pilot, lambda: screen.rows[0].message.startswith("resume"), what="following again")
+        # Filtered as typed: no enter needed.
+        await pilot.press("slash", *"kind:audit")
+        await until(pilot, lambda: screen.rows and all(r.kind == "audit" for r in screen.rows), what="audit only")
+        assert [r.message.split(":")[0] for r in screen.rows][:2] == ["resume", "pause"]
+        text = screen_text(app)
+        assert "audit" in text and "· info" in text  # the severity is a word and a symbol, not a colour
 
-            # The highlighted row's whole text and data below the table.
-            detail = str(screen.query_one("#events-detail").render())
-            assert "resume" in detail and "audit" in detail
-            await pilot.press("q")
-            await until(pilot, lambda: not isinstance(app.screen, EventLogScreen), what="closed")
+        # Following: a command sent now appears at the top without a key.
+        await pilot.press("enter")  # back to the rows
+        engine.submit(Command("pause")).result(10)
+        await until(pilot, lambda: screen.rows[0].message.startswith("pause")
+                    and screen.rows[0].t > audit.t, what="the new pause at the top")
+        assert screen.query_one("DataTable").cursor_row == 0
+
+        # Reading older rows holds the list still, as less +F does.
+        await pilot.press("down")
+        await until(pilot, lambda: "f: follow" in status_line(screen), what="following stopped")
+        engine.submit(Command("resume")).result(10)
+        await pilot.pause(0.6)
+        assert screen.rows[0].message.startswith("pause")
+        await pilot.press("f")
+        await until(pilot, lambda: screen.rows[0].message.startswith("resume"), what="following again")
+
+        # The highlighted row's whole text and data below the table.
+        detail = str(screen.query_one("#events-detail").render())
+        assert "resume" in detail and "audit" in detail
+        await pilot.press("q")
+        await until(pilot, lambda: not isinstance(app.screen, EventLogScreen), what="closed")
 
 
 async def test_the_event_log_filters_by_event_code_and_shows_it(tmp_path: Path, actuator: HttpFixture) -> None:
-    with running(write_config(tmp_path, http_actuator(actuator.url("")))) as engine:
-        engine.submit(Command("pause")).result(10)
-        engine.submit(Command("resume")).result(10)
-        app = OpsConsoleApp(engine, refresh=0.2)
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("l")
-            await until(pilot, lambda: isinstance(app.screen, EventLogScreen), what="the event log")
-            screen = app.screen
-            assert isinstance(screen, EventLogScreen)
-            await pilot.press("slash", *"code:engine.")
-            await until(pilot, lambda: {r.code for r in screen.rows} == {"engine.started", "engine.paused",
-                                                                          "engine.resumed"}, what="engine.* rows only")
-            await pilot.press("enter")
-            detail = str(screen.query_one("#events-detail").render())
-            assert "engine.resumed" in detail and "engine resumed by" in detail
-            assert "code engine." in status_line(screen)
+    async with event_log_after_pause_and_resume(tmp_path, actuator) as (engine, app, pilot, screen):
+        await pilot.press("slash", *"code:engine.")
+        await until(pilot, lambda: {r.code for r in screen.rows} == {"engine.started", "engine.paused",
+                                                                      "engine.resumed"}, what="engine.* rows only")
+        await pilot.press("enter")
+        detail = str(screen.query_one("#events-detail").render())
+        assert "engine.resumed" in detail and "engine resumed by" in detail
+        assert "code engine." in status_line(screen)
 
 
 async def test_live_rollout_timeline_tells_the_running_rollout(tmp_path: Path, actuator: HttpFixture) -> None:

@@ -322,11 +322,11 @@ class HistoryDB(Reader):
         )
         return [event_dict(row) for row in rows]
 
-    def state_at(self, part: str, t0: float, t1: float) -> bytes | None:
-        """The newest recorded body of a Snapshot field in [t0, t1] (engine/statelog.py)."""
-        rows = self._query("SELECT body FROM states WHERE part = ? AND t >= ? AND t <= ? ORDER BY t DESC LIMIT 1",
+    def state_at(self, part: str, t0: float, t1: float) -> tuple[float, bytes] | None:
+        """(its time, its body): the newest record of a Snapshot field in [t0, t1] (engine/statelog.py)."""
+        rows = self._query("SELECT t, body FROM states WHERE part = ? AND t >= ? AND t <= ? ORDER BY t DESC LIMIT 1",
                            (part, t0, t1))
-        return bytes(rows[0][0]) if rows else None
+        return (float(rows[0][0]), bytes(rows[0][1])) if rows else None
 
     def has_states(self, t0: float, t1: float | None) -> bool:
         """Did the engine record its state between t0 and t1 (an engine of schema version 7 or later)?"""

@@ -184,7 +184,7 @@ def _open_backup(path: Path, method: str) -> OpenedHistory:
 
 
 def _upgraded_copy(conn: sqlite3.Connection, origin: Path, version: int, temp_dir: Path | None
-                   ) -> tuple[sqlite3.Connection, Path, Path]:
+                   ) -> tuple[sqlite3.Connection, Path]:
     """An older file: review reads only the latest schema (event codes, ...), and never writes to
     what it reads, so the file is copied (SQLite's backup: the WAL's frames included) into a private
     temp directory and the copy migrated there, by the engine's own migrations."""
@@ -206,7 +206,7 @@ def _upgraded_copy(conn: sqlite3.Connection, origin: Path, version: int, temp_di
     uri = copy.resolve().as_uri() + "?mode=ro"
     upgraded = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     upgraded.execute("PRAGMA query_only = 1")
-    return upgraded, temp, copy
+    return upgraded, temp
 
 
 def _private_temp_dir() -> Path:
@@ -239,7 +239,7 @@ def _connect(
             upgraded = (f"written with schema version {version}: read from a private copy upgraded to "
                         f"{schema.latest_version()} (the file itself is not changed)")
             how = upgraded if temp_dir is None else f"{how}; {upgraded}"
-            conn, temp_dir, path = _upgraded_copy(conn, origin, version, temp_dir)
+            conn, temp_dir = _upgraded_copy(conn, origin, version, temp_dir)
     except sqlite3.DatabaseError as exc:
         conn.close()
         if temp_dir is not None:

@@ -72,7 +72,6 @@ _APPLY: dict[str, Callable[[RolloutMachine, int, str], Any]] = {
     ev.ROLLOUT_ROLLED_BACK.code: lambda m, stage, reason: m.rolled_back(reason),
     ev.ROLLOUT_NOTED.code: lambda m, stage, reason: m.note(reason),
 }
-TRANSITIONS = tuple(ev.CATALOGUE[c] for c in sorted(ev.ROLLOUT_TRANSITIONS))
 
 
 class Clock:
@@ -149,7 +148,7 @@ class RolloutReplay:
     def rollout_at(self, service: str, t: float) -> int | None:
         """The id of the rollout the component held at t: the newest one of `service` that had a
         transition at or before t."""
-        rows = self.db.find_events(None, t, codes_in(*TRANSITIONS), limit=200)
+        rows = self.db.find_events(None, t, codes_in(*ev.ROLLOUT_TRANSITION_CODES), limit=200)
         for e in reversed(rows):
             rid = (e["data"] or {}).get("rollout_id")
             if rid is None:

@@ -56,6 +56,7 @@ class HistorySource:
         self.slots = parts.SlotCache()
         self._lock = threading.Lock()
         self._state_runs: dict[float, bool] = {}
+        self._decoded: dict[str, tuple[float, Any]] = {}  # part -> (record time, value): a step decodes only what changed
         self.cursor = self.range.clamp(self.range.last if at is None else at)
         self._snapshot = self.build(self.cursor)
 
@@ -130,9 +131,14 @@ class HistorySource:
         """The state fields as the engine recorded them: the newest of each at or before t."""
         state: dict[str, Any] = {}
         for part in statelog.RECORDED:
-            body = self.db.state_at(part, run.started, t)
-            if body is not None:
-                state[part] = statelog.decode(part, body)
+            found = self.db.state_at(part, run.started, t)
+            if found is None:
+                continue
+            at, body = found
+            cached = self._decoded.get(part)
+            if cached is None or cached[0] != at:
+                cached = self._decoded[part] = (at, statelog.decode(part, body))
+            state[part] = cached[1]
         return state
 
     def _derived(self, run: Run, t: float, infos: list, lookup: parts.RingLookup) -> dict[str, Any]:
