@@ -44,6 +44,7 @@ import httpx  # noqa: E402
 
 from bench.collect import start_server  # noqa: E402
 from engine.commands import Command  # noqa: E402
+from engine.heap import freeze_startup_objects  # noqa: E402
 from engine.runtime import Engine  # noqa: E402
 from tests.canaryfixtures import CANARY, Feeder, http_actuator, running, status, wait_until, write_config  # noqa: E402
 from tests.httpfixtures import HttpFixture, Reply  # noqa: E402
@@ -136,11 +137,12 @@ def floor(server: HttpFixture, runs: int) -> list[float]:
     return samples
 
 
-def automatic(server: HttpFixture, runs: int, tmp: Path, load: str, targets: int) -> list[float]:
+def automatic(server: HttpFixture, runs: int, tmp: Path, load: str, targets: int, freeze: bool) -> list[float]:
     feeder = Feeder(every=0.01)
     samples = []
     with running(write_config(tmp, http_actuator(server.url("")), CONFIG, load), feeder) as engine:
         wait_collecting(engine, targets)
+        settle(freeze)
         for i in range(runs):
             feeder.set(CANARY, 0.001)
             time.sleep(0.15)  # the window holds only good values again
@@ -153,6 +155,12 @@ def automatic(server: HttpFixture, runs: int, tmp: Path, load: str, targets: int
             decided = _decided_at(tmp, i)
             samples.append(hit - decided)
     return samples
+
+
+def settle(freeze: bool) -> None:
+    """What opsconsole does once its engine runs (engine/heap.py), unless `--no-freeze`."""
+    if freeze:
+        print(f"start-up objects frozen for the collector: {freeze_startup_objects()}")
 
 
 def _decided_at(tmp: Path, index: int) -> float:
@@ -171,7 +179,8 @@ def _decided_at(tmp: Path, index: int) -> float:
 Keys = dict[str, list[float]]
 
 
-async def keypress(server: HttpFixture, runs: int, tmp: Path, load: str, targets: int) -> tuple[Keys, list[float]]:
+async def keypress(server: HttpFixture, runs: int, tmp: Path, load: str, targets: int,
+                   freeze: bool) -> tuple[Keys, list[float]]:
     """Per run: y -> actuator call, and its stages; and the loop probe's samples over the runs."""
     from console.app import OpsConsoleApp
 
@@ -181,6 +190,8 @@ async def keypress(server: HttpFixture, runs: int, tmp: Path, load: str, targets
         wait_collecting(engine, targets)
         app = OpsConsoleApp(engine, refresh=1.0)
         async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            settle(freeze)
             with LoopProbe(engine) as probe, stages(engine) as seen:
                 for i in range(runs):
                     assert engine.submit(Command("rollout.start")).result(10).ok
@@ -223,6 +234,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--load-targets", type=int, default=500, help="targets the engine collects meanwhile")
+    parser.add_argument("--no-freeze", action="store_true",
+                        help="leave the start-up objects to the collector (opsconsole freezes them: engine/heap.py)")
     parser.add_argument("--switch-interval", type=float, help="ms: sys.setswitchinterval for this run (default 5)")
     args = parser.parse_args()
     if args.switch_interval:  # how long a thread waiting for the GIL waits for the UI (or engine) thread
@@ -236,9 +249,10 @@ def main() -> None:
         try:
             load = load_section(port, args.load_targets)
             base = floor(server, args.runs)
-            auto = automatic(server, args.runs, Path(tmp) / "auto", load, args.load_targets)
+            auto = automatic(server, args.runs, Path(tmp) / "auto", load, args.load_targets, not args.no_freeze)
             server.requests.clear()
-            keys, loop = asyncio.run(keypress(server, max(10, args.runs), Path(tmp) / "keys", load, args.load_targets))
+            keys, loop = asyncio.run(keypress(server, max(10, args.runs), Path(tmp) / "keys", load, args.load_targets,
+                                              not args.no_freeze))
         finally:
             if load_server is not None:
                 load_server.stdin.close()  # type: ignore[union-attr]
@@ -252,7 +266,7 @@ def main() -> None:
     show("  submitted -> started on the loop", keys["wake"], target=False)
     show("  started -> actuator call arrives", keys["engine"], target=False)
     print(json.dumps({"bench": "reaction", "load_targets": args.load_targets,
-                      "switch_interval_ms": round(sys.getswitchinterval() * 1000, 3), "key": keys_f, "automatic": auto_f,
+                      "switch_interval_ms": round(sys.getswitchinterval() * 1000, 3), "frozen": not args.no_freeze, "key": keys_f, "automatic": auto_f,
                       "floor_loop_wake": wake, "floor_post": post,
                       "key_max_over_floor_max": round(keys_f["max_ms"] / wake["max_ms"], 2)}))
 

@@ -237,7 +237,7 @@ def run_console(args: argparse.Namespace) -> int:
     except OSError as err:
         print(f"opsconsole: cannot write the log file {loaded.config.logging.file}: {err.strerror}", file=sys.stderr)
         return EXIT_RUNTIME
-    engine = Engine(loaded, read_only=args.read_only)
+    engine = Engine(loaded, read_only=args.read_only, freeze_heap=True)
 
     from console.app import OpsConsoleApp
 

@@ -139,7 +139,7 @@ def run_headless(args: argparse.Namespace, load: Loader) -> int:
         print(f"opsconsole: cannot write the log file {loaded.config.logging.file}: {err.strerror}", file=sys.stderr)
         return EXIT_RUNTIME
     path, profile = loaded.path, loaded.profile
-    engine = Engine(loaded, read_only=args.read_only, headless=True)
+    engine = Engine(loaded, read_only=args.read_only, headless=True, freeze_heap=True)
     try:
         asyncio.run(serve_headless(engine, lambda: load_config(path, profile)))
     except EngineLockedError as err:

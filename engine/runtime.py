@@ -30,6 +30,7 @@ from engine.control.server import ControlServer
 from engine.errorbook import ErrorBook, context_text
 from engine.eventcodes import EventCode
 from engine.gaps import GapTracker
+from engine.heap import freeze_startup_objects
 from engine.history.runs import run_record
 from engine.lock import CONSOLE, HEADLESS, EngineLock
 from engine.monitor.host import HostMonitor
@@ -78,8 +79,10 @@ class Engine:
         read_only: bool = False,
         components: Sequence[Component] | None = None,
         headless: bool = False,
+        freeze_heap: bool = False,
     ) -> None:
         self.loaded = loaded
+        self.freeze_heap = freeze_heap  # the program's own engine: engine/heap.py, once it is running
         self.config = loaded.config
         self.read_only = read_only
         self.headless = headless  # no terminal to lose: a running rollout is not paused on stop
@@ -170,6 +173,8 @@ class Engine:
             publisher = asyncio.create_task(self._publish_forever(), name="snapshot-publisher")
             self._publish()
             self._ready.set()
+            if self.freeze_heap:
+                log.info("start-up objects frozen for the collector: %d", freeze_startup_objects())
             try:
                 await self._stop.wait()
             finally:
