@@ -46,6 +46,7 @@ from bench.collect import start_server  # noqa: E402
 from engine.commands import Command  # noqa: E402
 from engine.heap import freeze_startup_objects  # noqa: E402
 from engine.runtime import Engine  # noqa: E402
+from engine.snapshot import TargetState  # noqa: E402
 from tests.canaryfixtures import CANARY, Feeder, http_actuator, running, status, wait_until, write_config  # noqa: E402
 from tests.httpfixtures import HttpFixture, Reply  # noqa: E402
 
@@ -68,7 +69,7 @@ def load_section(port: int | None, targets: int) -> str:
 def wait_collecting(engine: Engine, targets: int, timeout: float = 60.0) -> None:
     """Until every load target has answered once: making the connections is not the steady state."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and sum(1 for t in engine.snapshot().targets if t.last_ok) < targets:
+    while time.monotonic() < deadline and sum(1 for t in engine.snapshot().targets if t.state == TargetState.OK) < targets:
         time.sleep(0.2)
 
 
