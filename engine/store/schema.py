@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 
 import engine
 from engine.config.schema import StoreConfig
-from engine.store import paths
+from engine.store import fresh, paths
 from engine.store.errors import StoreError
 
 log = logging.getLogger("opsconsole.store")
@@ -306,6 +306,25 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     if version == latest_version():
         return version
+    if version == 0 and fresh.VERSION == latest_version():
+        try:
+            fresh.create(conn)  # engine/store/fresh.py: the same tables, without loading sqlite-utils
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: creating the history failed ({exc}); nothing was written") from exc
+        log.info("store %s created at schema version %d", path, fresh.VERSION)
+        return fresh.VERSION
+    return _run_migrations(conn, path, version)
+
+
+def migrate_from_empty(conn: sqlite3.Connection, path: Path) -> int:
+    """An empty file through every migration (what engine/store/fresh.py's statements are made of)."""
+    if read_version(conn, path) != 0:
+        raise StoreError(f"{path} is not empty")
+    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    return _run_migrations(conn, path, 0)
+
+
+def _run_migrations(conn: sqlite3.Connection, path: Path, version: int) -> int:
     from sqlite_utils import Database  # only when there is something to migrate: see TYPE_CHECKING above
 
     db = Database(conn, recursive_triggers=False, execute_plugins=False)
