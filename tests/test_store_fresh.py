@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from engine.config.schema import StoreConfig
-from engine.store import Store, fresh, schema
+from engine.store import Store, fresh, freshgen, schema
 
-REGENERATE = 'python -c "from engine.store import fresh; fresh.write_statements()"'
+REGENERATE = "python -m engine.store.freshgen"
 
 
 def shape(path: Path) -> dict[str, object]:
@@ -30,7 +30,7 @@ def shape(path: Path) -> dict[str, object]:
 
 
 def test_the_statements_are_what_the_migrations_build() -> None:
-    version, statements = fresh.built_by_migrations()
+    version, statements = freshgen.built_by_migrations()
     assert (fresh.VERSION, fresh.STATEMENTS) == (version, statements), f"stale: run {REGENERATE}"
     assert version == schema.latest_version()
 
