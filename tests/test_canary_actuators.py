@@ -30,6 +30,7 @@ from engine.canary.config import (
     HttpActuatorConfig,
     NginxActuatorConfig,
 )
+from engine.collect.http1 import HttpClient
 from engine.config.schema import DemoConfig
 from tests.httpfixtures import HttpFixture, Reply
 
@@ -53,7 +54,7 @@ def http_config(server: HttpFixture, **extra: object) -> HttpActuatorConfig:
 
 
 async def apply_http(config: HttpActuatorConfig, actuation: Actuation, retries: int = 0):  # noqa: ANN201
-    async with httpx.AsyncClient() as client:
+    async with HttpClient() as client:
         return await apply_with_retries(HttpActuator(config, client), actuation, retries, 0.01)
 
 
@@ -299,7 +300,7 @@ def test_demo_actuator_moves_the_demo_router(tmp_path: Path) -> None:
     with DemoService(DemoConfig(enabled=True, port=0, rps=0, dir=tmp_path / "demo")) as demo:
 
         async def move() -> list[bool]:
-            async with httpx.AsyncClient() as client:
+            async with HttpClient() as client:
                 actuator = demo_actuator(DemoActuatorConfig(kind="demo"), demo.router_url, client)
                 results = []
                 for actuation in (SET_10, Actuation("promote", 100), Actuation("rollback", 0)):
@@ -326,7 +327,7 @@ def test_demo_scenario_fails_the_canary_from_its_weight(tmp_path: Path) -> None:
     with DemoService(config) as demo:
 
         async def move(weight: int) -> float:
-            async with httpx.AsyncClient() as client:
+            async with HttpClient() as client:
                 actuator = demo_actuator(DemoActuatorConfig(kind="demo"), demo.router_url, client)
                 assert (await apply_with_retries(actuator, Actuation("set_weight", weight), 0, 0.01)).ok
             return demo.faults("canary").error_rate

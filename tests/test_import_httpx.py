@@ -1,6 +1,7 @@
 """httpx (9.8 MB of RSS with httpcore, anyio, h11, certifi) is loaded only by what makes requests
-through it: http health checks, the http and demo actuators, rollout gates, the Alertmanager
-pusher. Scrapes go through engine/collect/http1.py. A config with none of those never loads it.
+through it: rollout gates and the Alertmanager pusher. Scrapes, the token endpoint, http health
+checks and the http and demo actuators go through engine/collect/http1.py. A config with neither
+a gate nor an Alertmanager never loads it.
 
 As in tests/test_import_hygiene.py, the engine runs in a fresh interpreter: this test process has
 httpx loaded already (other tests), which would hide a violation.
@@ -14,9 +15,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.httpfixtures import HttpFixture, Reply, json_reply
+
 PROBE = """
 import json, sys, time
 from pathlib import Path
+
+from tests.httpfixtures import HttpFixture, Reply, json_reply
 from engine.config.loader import load_config
 from engine.runtime import Engine
 
@@ -64,15 +69,19 @@ canary:
     - {{weight: 100}}
   rules:
     - {{series: "log:access:all/error_rate", max: 0.05, consecutive: 3}}
-  actuator: {{kind: command, retries: 0, set_weight: [{python}, -c, "pass"]}}
-"""
+  actuator: {actuator}
+{gates}"""
+
+COMMAND_ACTUATOR = '{{kind: command, retries: 0, set_weight: [{python}, -c, "pass"]}}'
 
 
-def run_engine(tmp_path: Path, http_check: str = "") -> dict[str, object]:
+def run_engine(tmp_path: Path, http_check: str = "", actuator: str = COMMAND_ACTUATOR,
+               gates: str = "") -> dict[str, object]:
     log = tmp_path / "access.json"
     log.write_text("")
     config = tmp_path / "config.yaml"
-    config.write_text(CONFIG.format(http_check=http_check, log=log, python=sys.executable))
+    config.write_text(CONFIG.format(http_check=http_check, log=log, actuator=actuator.format(python=sys.executable),
+                                    gates=gates))
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
     out = subprocess.run([sys.executable, "-c", PROBE, str(config)], capture_output=True, text=True,
                          timeout=120, env=env, cwd=Path(__file__).resolve().parent.parent)
@@ -86,10 +95,25 @@ def test_a_config_without_http_checks_actuator_gates_or_alertmanager_never_loads
     assert found["httpx"] is False
 
 
-def test_an_http_health_check_loads_it(tmp_path: Path) -> None:
-    """The probe's control: the same engine with one http check does load httpx."""
-    check = "  - {name: api-health, kind: http, url: 'http://127.0.0.1:9/health', interval: 1s}"
-    assert run_engine(tmp_path, check)["httpx"] is True
+def test_an_http_actuator_and_an_http_health_check_do_not_load_it(tmp_path: Path) -> None:
+    """Both make their requests (to a real server here) through the lean client."""
+    with HttpFixture() as server:
+        server.route("/health", json_reply({"status": "healthy"}))
+        server.route("/weight", Reply(200, "ok"))
+        check = f"  - {{name: api-health, kind: http, url: '{server.url('/health')}', interval: 1s}}"
+        actuator = (f"{{{{kind: http, base_url: '{server.url('')}', retries: 0, headers: {{{{X-Token: t}}}},"
+                    " set_weight: {{url: /weight, body: {{canary_weight: '{{weight}}'}}}}}}")
+        found = run_engine(tmp_path, check, actuator)
+        assert server.hits("/health") and server.hits("/weight"), found  # the requests were made
+        assert json.loads(server.hits("/weight")[0].body) == {"canary_weight": 10}
+    assert {"health", "canary"} <= set(found["components"]), found  # type: ignore[arg-type]
+    assert found["httpx"] is False
+
+
+def test_a_gate_loads_it(tmp_path: Path) -> None:
+    """The probe's control: the same engine with a rollout gate does load httpx (gates stay on it)."""
+    gates = "  gates: {pre_rollout: {url: 'http://127.0.0.1:9/gate', timeout: 1s}}\n"
+    assert run_engine(tmp_path, gates=gates)["httpx"] is True
 
 
 def test_importing_the_parts_that_can_use_httpx_does_not_load_it() -> None:

@@ -5,27 +5,33 @@ response models, httpcore's pool walk, anyio's cancel scopes, h11's event machin
 engine's time at 1,000 targets, bench/collect.py), so one core could not scrape 1,000 targets a
 second. A scrape needs little of that: a GET (or the token endpoint's form POST) with a few
 headers, a status, headers and a body with a size limit. Parsing the response in `data_received`
-costs a few tens of microseconds.
+costs a few tens of microseconds. The http and demo actuators (a JSON POST/PUT/PATCH/DELETE) and
+the http health checks (GET/HEAD, redirects not followed) use it too, so httpx (2.9 MB of RSS with
+one client, on top of the console) is loaded only by the rollout gates and the Alertmanager pusher.
 
 What it does: http and https (the caller's SSL context), Content-Length, chunked and read-until-
-close bodies, gzip/deflate content (we ask for it: exporters' pages compress ~5x), redirects
-(up to MAX_REDIRECTS, Authorization dropped on a new origin, 303 -> GET), and a pool of idle
+close bodies, gzip/deflate content (we ask for it: exporters' pages compress ~5x), a form or JSON
+body, redirects (up to MAX_REDIRECTS, Authorization dropped on a new origin, 303 -> GET; or not
+followed: `follow_redirects=False` returns the 3xx itself), and a pool of idle
 connections per origin, each reused for at most KEEPALIVE seconds (servers close idle ones, and
 a request on a connection the server closed meanwhile is sent again once on a new one, GET only).
 No proxies (a proxy answering for a dead target would hide it), no HTTP/2.
 
 The deadline is the caller's (`asyncio.timeout`): a cancelled request aborts its connection.
-Errors: OSError from the socket, ProtocolError for a broken answer, BodyTooLarge.
+Errors: ConnectError (an OSError: no connection, its cause the socket's or TLS's error), OSError
+from the socket during the exchange, ProtocolError for a broken answer, BodyTooLarge.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json as jsonlib
 import ssl
 import time
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 MAX_REDIRECTS = 20
@@ -40,10 +46,17 @@ class ProtocolError(Exception):
     """The server broke the HTTP exchange (a malformed head, a connection closed mid-body)."""
 
 
+class ConnectError(OSError):
+    """No connection to the origin (refused, unreachable, unknown host, TLS handshake): nothing
+    was sent. Its __cause__ is the socket's error (engine.collect.client.describe_transport_error
+    names it in words)."""
+
+
 class BodyTooLarge(Exception):
-    def __init__(self, limit: int, declared: int | None) -> None:
+    def __init__(self, limit: int, declared: int | None, status: int = 0) -> None:
         super().__init__(f"body over {limit} bytes")
         self.limit, self.declared = limit, declared
+        self.status = status  # the answer's status (its head was read)
 
 
 class Progress:
@@ -121,7 +134,10 @@ class _Exchange(asyncio.Protocol):
         self.got_bytes = True
         try:
             self._feed(data)
-        except (ProtocolError, BodyTooLarge) as exc:
+        except BodyTooLarge as exc:
+            exc.status = self.status
+            self._fail(exc)
+        except ProtocolError as exc:
             self._fail(exc)
 
     # ------------------------------------------------------------------ one exchange
@@ -305,19 +321,29 @@ class HttpClient:
         *,
         headers: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
+        json: Any = None,
         max_body: int,
         progress: Progress | None = None,
+        follow_redirects: bool = True,
     ) -> Response:
-        body = urlencode(data).encode("ascii") if data else b""
+        """`data`: a form body; `json`: a JSON body (not both). The deadline is the caller's."""
         extra = dict(headers or {})
+        given = {name.lower() for name in extra}
+        body = b""
         if data:
-            extra.setdefault("Content-Type", "application/x-www-form-urlencoded")
+            body = urlencode(data).encode("ascii")
+            if "content-type" not in given:
+                extra["Content-Type"] = "application/x-www-form-urlencoded"
+        elif json is not None:
+            body = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+            if "content-type" not in given:
+                extra["Content-Type"] = "application/json"
         for _ in range(MAX_REDIRECTS + 1):
             origin, target = _split(url)
             exchange = await self._send(origin, target, method, extra, body, max_body, progress)
             status = exchange.status
             location = exchange.headers.get("location")
-            if status not in REDIRECTS or not location:
+            if status not in REDIRECTS or not location or not follow_redirects:
                 return Response(status, exchange.headers, _decoded(exchange, max_body), url)
             next_url = urljoin(url, location)
             if _split(next_url)[0] != origin:
@@ -377,10 +403,13 @@ class HttpClient:
         if tls and self._ssl is None:
             self._ssl = ssl.create_default_context()
         context = self._ssl if tls else None
-        _, connection = await loop.create_connection(
-            lambda: _Exchange(origin), origin.host, origin.port, ssl=context,
-            server_hostname=origin.host if tls else None,
-        )
+        try:
+            _, connection = await loop.create_connection(
+                lambda: _Exchange(origin), origin.host, origin.port, ssl=context,
+                server_hostname=origin.host if tls else None,
+            )
+        except OSError as exc:  # ssl.SSLError and socket.gaierror are OSErrors too
+            raise ConnectError(*exc.args) from exc  # the same errno and words: only its type is new
         return connection
 
     async def aclose(self) -> None:
@@ -388,6 +417,12 @@ class HttpClient:
             for connection in idle:
                 connection.abort()
         self._idle.clear()
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 def _split(url: str) -> tuple[_Origin, str]:
@@ -416,7 +451,7 @@ def _request_bytes(origin: _Origin, target: str, method: str, headers: Mapping[s
         if name.lower() not in given:
             lines.append(f"{name}: {value}")
     lines += [f"{name}: {value}" for name, value in headers.items()]
-    if body or method == "POST":
+    if body or method in ("POST", "PUT", "PATCH"):
         lines.append(f"Content-Length: {len(body)}")
     head = "\r\n".join(lines) + "\r\n\r\n"
     return head.encode("latin-1") + body
@@ -442,5 +477,5 @@ def _decoded(exchange: _Exchange, max_body: int) -> bytes:
     except zlib.error as exc:
         raise ProtocolError(f"the {encoding} body does not decompress: {exc}") from None
     if len(out) > max_body:
-        raise BodyTooLarge(max_body, None)
+        raise BodyTooLarge(max_body, None, exchange.status)
     return out

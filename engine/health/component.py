@@ -1,7 +1,8 @@
 """The health component: runs each configured check on its own interval, turns results into shown
 statuses (engine/health/state.py), and contributes them to the Snapshot as HealthView tuples.
 
-- local checks (filesystem, psutil) run in worker threads; HTTP checks on the loop (httpx async);
+- local checks (filesystem, psutil) run in worker threads; HTTP checks on the loop (the lean
+  HTTP/1.1 client of engine/collect/http1.py, as the scrapes);
 - a check that takes longer than its timeout is a FAIL ("did not finish within 5s"); a blocked
   thread (a hung mount) is waited for before the next run of that check, never piled up;
 - a check that raises is a bug, but one check's bug is its own FAIL with the reason, logged with
@@ -18,9 +19,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine import eventcodes as ev
+from engine.collect.http1 import HttpClient
 from engine.component import EngineContext
 from engine.health.config import (
     DirCheck,
@@ -36,9 +38,6 @@ from engine.health.local import ProcessProbe, check_dir, check_disk_free, check_
 from engine.health.state import FAIL, LEVELS, OK, WARN, CheckResult, CheckState
 from engine.snapshot import HealthView
 from engine.units import format_duration
-
-if TYPE_CHECKING:  # opened only when there is an http check: local checks alone never load httpx
-    import httpx
 
 log = logging.getLogger("opsconsole.health")
 
@@ -67,7 +66,7 @@ class HealthComponent:
                 for check in self.checks:
                     group.create_task(self._loop(ctx, check, self._probe(check, client)), name=f"health:{check.name}")
 
-    def _probe(self, check: HealthCheck, client: httpx.AsyncClient | None) -> Probe:
+    def _probe(self, check: HealthCheck, client: HttpClient | None) -> Probe:
         """The check as a coroutine function giving one result (`client`: there are http checks)."""
         if isinstance(check, HttpCheck):
             assert client is not None
@@ -99,7 +98,7 @@ class HealthComponent:
 
     async def _run_once(self, check: HealthCheck, probe: Probe) -> CheckResult:
         task = asyncio.ensure_future(probe())
-        # httpx times each phase separately, and a filesystem call may never return: one deadline.
+        # A filesystem call may never return, and a check may have a bug: one deadline over all.
         done, _ = await asyncio.wait({task}, timeout=check.timeout + 1.0)
         if not done:
             task.cancel()  # stops an HTTP request; a thread runs on, and _InThread waits for it

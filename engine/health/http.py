@@ -6,56 +6,52 @@ results (the seed's `/health/detailed`).
     WARN  slower than max_response_time, or a component reporting a warn value ("degraded")
     OK    otherwise
 
-A plain httpx.AsyncClient with a timeout: a health check must say how the service answers now, so
-it never retries (the thresholds absorb one-off failures). The body read is capped, so a URL that
-points at something big cannot eat the engine's memory.
+engine/collect/http1.py's lean client (as the scrapes), with the check's timeout as one deadline on
+the whole exchange: a health check must say how the service answers now, so it never retries (the
+thresholds absorb one-off failures; only a keep-alive connection the server had closed is sent
+again, once, as every GET through that client) and never follows a redirect (a 3xx is the answer,
+judged by expect_status). No proxy from the environment sits between us and 127.0.0.1. The body
+read is capped, so a URL that points at something big cannot eat the engine's memory.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.collect.client import describe_transport_error
+from engine.collect.http1 import BodyTooLarge, HttpClient, ProtocolError
 from engine.health.conditions import Condition
 from engine.health.config import HttpCheck
 from engine.health.state import FAIL, OK, WARN, CheckResult
 from engine.jsonpath import follow, parse_path
 from engine.units import format_duration, format_size
 
-if TYPE_CHECKING:  # imported by the first client: a config without http checks never loads httpx
-    import httpx
-
 MAX_BODY = 1_000_000  # bytes
 
 
-def new_client() -> httpx.AsyncClient:
-    import httpx
-
-    # trust_env=False: a proxy set for the operator's shell must not sit between us and 127.0.0.1.
-    return httpx.AsyncClient(follow_redirects=False, trust_env=False)
+def new_client() -> HttpClient:
+    """The health component's client (an async context manager: closing it drops idle connections)."""
+    return HttpClient()
 
 
-async def check_http(client: httpx.AsyncClient, check: HttpCheck) -> CheckResult:
-    import httpx  # loaded already: the client is httpx's
-
+async def check_http(client: HttpClient, check: HttpCheck) -> CheckResult:
     started = time.perf_counter()
     try:
-        async with client.stream(check.method, check.url, headers=check.headers, timeout=check.timeout) as response:
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_BODY:
-                    return CheckResult(FAIL, f"HTTP {response.status_code}", _limit(check),
-                                       f"the body is larger than {format_size(MAX_BODY)}: not a health document")
-            status = response.status_code
-    except httpx.TimeoutException:
+        async with asyncio.timeout(check.timeout):
+            response = await client.request(check.method, check.url, headers=check.headers, max_body=MAX_BODY,
+                                            follow_redirects=False)
+    except TimeoutError:
         return CheckResult(FAIL, "no answer", _limit(check), f"no answer within {format_duration(check.timeout)}")
-    except httpx.HTTPError as exc:  # "GET http://127.0.0.1:8481/health: connection refused"
+    except BodyTooLarge as exc:
+        return CheckResult(FAIL, f"HTTP {exc.status}", _limit(check),
+                           f"the body is larger than {format_size(MAX_BODY)}: not a health document")
+    except (OSError, ProtocolError) as exc:  # "GET http://127.0.0.1:8481/health: connection refused"
         return CheckResult(FAIL, "no answer", _limit(check), f"{check.method} {check.url}: {describe_transport_error(exc)}")
     elapsed_ms = (time.perf_counter() - started) * 1000
-    return evaluate(check, status, bytes(body), elapsed_ms)
+    return evaluate(check, response.status, response.body, elapsed_ms)
 
 
 def _limit(check: HttpCheck) -> str:

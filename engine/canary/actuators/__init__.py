@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from engine.canary.actuators.base import Actuator
 from engine.canary.actuators.command import CommandActuator
 from engine.canary.actuators.demo import demo_actuator, demo_router_url
@@ -16,10 +14,8 @@ from engine.canary.config import (
     HttpActuatorConfig,
     NginxActuatorConfig,
 )
+from engine.collect.http1 import HttpClient
 from engine.config.schema import DemoConfig
-
-if TYPE_CHECKING:  # the http and demo actuators use the component's client; nothing else loads httpx
-    import httpx
 
 
 class ActuatorConfigError(Exception):
@@ -27,17 +23,16 @@ class ActuatorConfigError(Exception):
 
 
 def needs_http_client(config: CanaryConfig) -> bool:
-    """The actuator (http, demo) or a gate makes HTTP requests: the component opens an httpx client."""
+    """A gate asks a webhook: the component opens an httpx client for the gates. The http and
+    demo actuators use the lean client (engine/collect/http1.py), so they never load httpx."""
     gates = config.gates
-    return (isinstance(config.actuator, (HttpActuatorConfig, DemoActuatorConfig))
-            or gates.pre_rollout is not None or gates.confirm_promotion is not None)
+    return gates.pre_rollout is not None or gates.confirm_promotion is not None
 
 
-def build_actuator(config: CanaryConfig, demo: DemoConfig, client: httpx.AsyncClient | None) -> Actuator:
-    """`client`: the component's, present when needs_http_client(config)."""
+def build_actuator(config: CanaryConfig, demo: DemoConfig, client: HttpClient) -> Actuator:
+    """`client`: the component's lean HTTP client (used by the http and demo actuators), which it closes."""
     settings = config.actuator
     if isinstance(settings, HttpActuatorConfig):
-        assert client is not None, "an http actuator needs the client (needs_http_client)"
         return HttpActuator(settings, client)
     if isinstance(settings, CommandActuatorConfig):
         return CommandActuator(settings)
@@ -50,6 +45,5 @@ def build_actuator(config: CanaryConfig, demo: DemoConfig, client: httpx.AsyncCl
                 "canary.actuator: kind demo needs the demo router's address: set demo.port (not 0) "
                 "or canary.actuator.url"
             )
-        assert client is not None, "the demo actuator needs the client (needs_http_client)"
         return demo_actuator(settings, url, client)
     raise ActuatorConfigError(f"canary.actuator: unknown kind {settings!r}")

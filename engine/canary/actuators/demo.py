@@ -3,14 +3,10 @@ the http actuator with the demo's request filled in: promote is weight 100, roll
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from engine.canary.actuators.http import HttpActuator
 from engine.canary.config import DemoActuatorConfig, HttpActuatorConfig, HttpRequest
+from engine.collect.http1 import HttpClient
 from engine.config.schema import DemoConfig
-
-if TYPE_CHECKING:
-    import httpx
 
 
 def demo_router_url(config: DemoActuatorConfig, demo: DemoConfig) -> str | None:
@@ -22,7 +18,7 @@ def demo_router_url(config: DemoActuatorConfig, demo: DemoConfig) -> str | None:
     return None
 
 
-def demo_actuator(config: DemoActuatorConfig, router_url: str, client: httpx.AsyncClient) -> HttpActuator:
+def demo_actuator(config: DemoActuatorConfig, router_url: str, client: HttpClient) -> HttpActuator:
     http = HttpActuatorConfig(
         kind="http",
         base_url=router_url,

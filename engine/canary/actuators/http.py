@@ -2,37 +2,44 @@
 (`POST /canary/enable {"traffic_percentage": "{weight}"}`, `POST /canary/rollback`).
 
 Any 2xx is success. Anything else, or no answer, is an ActuatorError naming the method, the URL,
-the status and the start of the body, so the operator sees what the other side said.
+the status and the start of the body, so the operator sees what the other side said. Redirects
+are not followed (a 3xx is an answer that is not 2xx); the whole request has the actuator's
+`timeout`; retries are apply_with_retries's (engine/canary/actuators/base.py).
+
+The request goes through engine/collect/http1.py's lean client (the component's, one per
+actuator): no httpx, and fewer steps between the verb and the request on the wire.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import sys
 
 from engine.canary.actuators.base import Actuation, ActuatorError, Applied, render, render_json
 from engine.canary.config import HttpActuatorConfig, HttpRequest
-
-if TYPE_CHECKING:  # httpx is imported where a request is made: a config without one never loads it
-    import httpx
+from engine.collect.client import describe_transport_error
+from engine.collect.http1 import BodyTooLarge, ConnectError, HttpClient, ProtocolError
 
 BODY_SHOWN = 200  # characters of an error body worth putting in front of the operator
+MAX_BODY = 1_000_000  # bytes of an answer read; a larger one is judged by its status alone
 
 
-def describe_http_error(exc: httpx.HTTPError) -> str:
-    """A transport failure in words: "connection refused", "timed out after 5s"…"""
-    import httpx
-
-    if isinstance(exc, httpx.TimeoutException):
+def describe_http_error(exc: BaseException) -> str:
+    """A request that got no answer, in words: "cannot connect: connection refused", "no answer in
+    time (timed out)". For http1's errors and httpx's (the gates' client) alike."""
+    httpx = sys.modules.get("httpx")  # not loaded: the error cannot be one of httpx's
+    if isinstance(exc, TimeoutError) or (httpx is not None and isinstance(exc, httpx.TimeoutException)):
         return "no answer in time (timed out)"
-    if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect: {exc or 'connection refused'}"
-    return f"{type(exc).__name__}: {exc}"
+    words = describe_transport_error(exc)
+    if isinstance(exc, ConnectError) or (httpx is not None and isinstance(exc, httpx.ConnectError)):
+        return f"cannot connect: {words}"
+    return words
 
 
 class HttpActuator:
     kind = "http"
 
-    def __init__(self, config: HttpActuatorConfig, client: httpx.AsyncClient) -> None:
+    def __init__(self, config: HttpActuatorConfig, client: HttpClient) -> None:
         self.config = config
         self.client = client
 
@@ -57,21 +64,19 @@ class HttpActuator:
         headers = {name: str(render(value, values)) for name, value in {**self.config.headers, **request.headers}.items()}
         body = render_json(request.body, values) if request.body is not None else None
         where = f"{request.method} {url}"
-        import httpx
-
         try:
-            response = await self.client.request(
-                request.method, url, json=body, headers=headers, timeout=self.config.timeout
-            )
-        except httpx.HTTPError as exc:
+            async with asyncio.timeout(self.config.timeout):
+                response = await self.client.request(request.method, url, headers=headers, json=body,
+                                                     max_body=MAX_BODY, follow_redirects=False)
+            status, text = response.status, response.body.decode("utf-8", "replace")
+        except BodyTooLarge as exc:  # answered: the status says how it went, the body is not shown
+            status, text = exc.status, ""
+        except (OSError, ProtocolError, TimeoutError) as exc:
             raise ActuatorError(f"{where}: {describe_http_error(exc)}") from None
-        if not 200 <= response.status_code < 300:
-            text = response.text.strip().replace("\n", " ")[:BODY_SHOWN]
-            raise ActuatorError(
-                f"{where} answered HTTP {response.status_code}" + (f": {text}" if text else ""),
-                {"status": response.status_code},
-            )
-        return Applied(f"{where}: HTTP {response.status_code}", {"status": response.status_code})
+        if not 200 <= status < 300:
+            text = text.strip().replace("\n", " ")[:BODY_SHOWN]
+            raise ActuatorError(f"{where} answered HTTP {status}" + (f": {text}" if text else ""), {"status": status})
+        return Applied(f"{where}: HTTP {status}", {"status": status})
 
     async def aclose(self) -> None:
         """The client belongs to the component, which closes it."""
