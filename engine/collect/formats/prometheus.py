@@ -1,5 +1,5 @@
 """`format: prometheus`: the text exposition format (formats/promtext.py: plain pages on a fast
-path, anything else by prometheus-client's parser).
+path, anything else by prometheus-client's parser, imported only then).
 
 From two consecutive scrapes (their monotonic times, not the nominal interval):
 - the requests counter -> `requests_per_s`, and `error_rate` (5xx share, 0..1) when it has a
@@ -20,14 +20,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from prometheus_client.metrics_core import Metric
-from prometheus_client.parser import text_string_to_metric_families
-
 from engine.collect.client import Answer
 from engine.collect.config import PrometheusTarget
 from engine.collect.errors import DecodeError
 from engine.collect.formats.base import Decoded, Request, Sample
-from engine.collect.formats.promtext import metric_families
+from engine.collect.formats.promtext import Family, metric_families, reference_families
 from engine.evidence.counts import COUNT_METRICS, UNAVAILABLE_STATUSES, bucket_metric
 from engine.evidence.counts import histogram_quantile as quantile
 
@@ -43,7 +40,7 @@ class _Reading:
     buckets: dict[float, float] = field(default_factory=dict)  # le -> cumulative count, label sets summed
 
 
-def parse(text: str) -> dict[str, Metric]:
+def parse(text: str) -> dict[str, Family]:
     """Families by name; DecodeError `prometheus: line N: ...` for a body that is not the format."""
     try:
         return {family.name: family for family in metric_families(text)}
@@ -57,13 +54,13 @@ def _locate(text: str) -> str:
         if not line.strip() or line.startswith("#"):
             continue
         try:
-            list(text_string_to_metric_families(line + "\n"))
+            reference_families(line + "\n")
         except (ValueError, IndexError, KeyError, TypeError):
             return f"line {number}: "
     return ""
 
 
-def line_names(family: Metric) -> set[str]:
+def line_names(family: Family) -> set[str]:
     """The names a family's TYPE line and samples may carry in the text."""
     base = {family.name, f"{family.name}_total", f"{family.name}_created"}
     if family.type in ("histogram", "summary"):
@@ -91,24 +88,24 @@ def only_lines_of(text: str, names: frozenset[str]) -> str:
     return "\n".join(kept) + "\n"
 
 
-def _family(families: dict[str, Metric], name: str) -> Metric | None:
+def _family(families: dict[str, Family], name: str) -> Family | None:
     """A family by the name as written in the exposition, with or without a counter's _total."""
     return families.get(name) or families.get(name.removesuffix("_total"))
 
 
-def _values(family: Metric, suffix: str = "") -> list[tuple[dict[str, str], float]]:
+def _values(family: Family, suffix: str = "") -> list[tuple[dict[str, str], float]]:
     wanted = {family.name + suffix} if suffix else {family.name, family.name + "_total"}
     return [(s.labels, float(s.value)) for s in family.samples if s.name in wanted]
 
 
-def _find_requests(families: dict[str, Metric]) -> Metric | None:
+def _find_requests(families: dict[str, Family]) -> Family | None:
     counters = [f for f in families.values() if f.type == "counter" and f.name.endswith("requests")]
     with_code = [f for f in counters if any(label in s.labels for s in f.samples for label in CODE_LABELS)]
     found = with_code or counters
     return found[0] if found else None
 
 
-def _find_latency(families: dict[str, Metric]) -> Metric | None:
+def _find_latency(families: dict[str, Family]) -> Family | None:
     histograms = [f for f in families.values() if f.type == "histogram" and f.name.endswith("duration_seconds")]
     preferred = [f for f in histograms if f.name.endswith("request_duration_seconds")]
     found = preferred or histograms
@@ -123,7 +120,7 @@ class PrometheusFormat:
         self._previous: _Reading | None = None
         # The line names of the families the last full read used: later reads parse only those.
         self._used: frozenset[str] | None = None
-        self._found: list[Metric] = []
+        self._found: list[Family] = []
         self._missing = False
         self._bucketed = False  # every latency bucket recorded once (the first interval)
 
@@ -162,9 +159,9 @@ class PrometheusFormat:
         return out, now, has_code, latency_scale
 
     def _lookup(
-        self, families: dict[str, Metric], name: str | None, find: Callable[[dict[str, Metric]], Metric | None],
+        self, families: dict[str, Family], name: str | None, find: Callable[[dict[str, Family]], Family | None],
         what: str, out: Decoded,
-    ) -> Metric | None:
+    ) -> Family | None:
         """The family named in config, else the one found by convention; a miss is remembered (the
         next scrape reads everything again) and, when it was named, said as a warning."""
         family = _family(families, name) if name else find(families)
@@ -176,7 +173,7 @@ class PrometheusFormat:
         self._found.append(family)
         return family
 
-    def _read_requests(self, families: dict[str, Metric], now: _Reading, out: Decoded) -> bool:
+    def _read_requests(self, families: dict[str, Family], now: _Reading, out: Decoded) -> bool:
         family = self._lookup(families, self.target.requests, _find_requests, "requests counter", out)
         if family is None:
             return False
@@ -188,7 +185,7 @@ class PrometheusFormat:
             now.counters["unavailable"] = sum(v for labels, v in codes if _code(labels) in UNAVAILABLE_CODES)
         return bool(codes)
 
-    def _read_latency(self, families: dict[str, Metric], now: _Reading, out: Decoded) -> float:
+    def _read_latency(self, families: dict[str, Family], now: _Reading, out: Decoded) -> float:
         family = self._lookup(families, self.target.latency, _find_latency, "latency histogram", out)
         if family is None:
             return 1000.0
@@ -202,7 +199,7 @@ class PrometheusFormat:
         # Prometheus convention: base units (seconds); a *_milliseconds histogram is already ms.
         return 1.0 if family.name.endswith(("_milliseconds", "_ms")) else 1000.0
 
-    def _read_fields(self, families: dict[str, Metric], now: _Reading, out: Decoded) -> None:
+    def _read_fields(self, families: dict[str, Family], now: _Reading, out: Decoded) -> None:
         for metric, name in self.target.fields.items():
             family = _family(families, name)
             if family is not None:
