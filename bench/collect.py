@@ -48,6 +48,7 @@ from engine.collect import scheduler  # noqa: E402
 from engine.config.loader import load_config  # noqa: E402
 from engine.demo import metrics  # noqa: E402
 from engine.runtime import Engine  # noqa: E402
+from engine.snapshot import TargetState  # noqa: E402
 
 WARMUP_MAX = 60.0  # seconds to wait for every target's first answer
 
@@ -139,7 +140,7 @@ def run_ours(port: int, targets: int, seconds: float, interval: float, workdir: 
         engine.start()
         try:
             deadline = time.monotonic() + WARMUP_MAX
-            while time.monotonic() < deadline and sum(1 for t in engine.snapshot().targets if t.last_ok) < targets:
+            while time.monotonic() < deadline and sum(1 for t in engine.snapshot().targets if t.state == TargetState.OK) < targets:
                 time.sleep(0.2)  # warm-up: until every target has answered once (connections made)
             cpu0, t0, m0 = time.process_time(), time.time(), time.monotonic()
             time.sleep(seconds)
