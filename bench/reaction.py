@@ -2,7 +2,9 @@
 operator's confirming keypress to the actuator's call, under load. Target: <= 100 ms each, at the max.
 
 Both run the real thing: an Engine with a real store, the canary component, an `http` actuator
-calling a real HTTP server on 127.0.0.1, which notes when each call arrives. The keypress path
+calling a real HTTP server on 127.0.0.1 in its own process as a real endpoint is
+(bench/actuator_server.py; `--in-process-server`: a thread of this one), which notes when each
+call arrives. The keypress path
 drives the real console (Textual Pilot, refreshing every second as it does for an operator): R,
 enter, then y — timed from just before the y, and split into its stages: y -> the console submits
 the command (UI thread), submit -> the command starts on the engine's loop, start -> the actuator's
@@ -42,6 +44,7 @@ sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
 
+from bench.actuator_server import PATHS, ActuatorServer  # noqa: E402
 from bench.collect import start_server  # noqa: E402
 from engine.commands import Command  # noqa: E402
 from engine.heap import freeze_startup_objects  # noqa: E402
@@ -122,11 +125,31 @@ def stages(engine: Engine) -> Iterator[dict[str, list[float]]]:
         del engine.submit, engine.execute
 
 
-def arrival(server: HttpFixture, index: int) -> float:
+class InProcess(HttpFixture):
+    """HttpFixture with ActuatorServer's routes and clear()."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for path in PATHS:
+            self.route(path, Reply(200, "ok"))
+
+    def clear(self) -> None:
+        self.requests.clear()
+
+
+Endpoint = InProcess | ActuatorServer
+
+
+def actuator_endpoint(in_process: bool) -> Endpoint:
+    """Where the actuator's calls go: a child process (as a real endpoint is), or a thread here."""
+    return InProcess() if in_process else ActuatorServer()
+
+
+def arrival(server: Endpoint, index: int) -> float:
     return server.wait_for_hits("/canary/rollback", index + 1, 10)[index].t + MONO_TO_WALL
 
 
-def floor(server: HttpFixture, runs: int) -> list[float]:
+def floor(server: Endpoint, runs: int) -> list[float]:
     """A direct POST: client send to server arrival, on a warm connection."""
     samples = []
     with httpx.Client() as client:
@@ -138,7 +161,7 @@ def floor(server: HttpFixture, runs: int) -> list[float]:
     return samples
 
 
-def automatic(server: HttpFixture, runs: int, tmp: Path, load: str, targets: int, freeze: bool) -> list[float]:
+def automatic(server: Endpoint, runs: int, tmp: Path, load: str, targets: int, freeze: bool) -> list[float]:
     feeder = Feeder(every=0.01)
     samples = []
     with running(write_config(tmp, http_actuator(server.url("")), CONFIG, load), feeder) as engine:
@@ -180,7 +203,7 @@ def _decided_at(tmp: Path, index: int) -> float:
 Keys = dict[str, list[float]]
 
 
-async def keypress(server: HttpFixture, runs: int, tmp: Path, load: str, targets: int,
+async def keypress(server: Endpoint, runs: int, tmp: Path, load: str, targets: int,
                    freeze: bool) -> tuple[Keys, list[float]]:
     """Per run: y -> actuator call, and its stages; and the loop probe's samples over the runs."""
     from console.app import OpsConsoleApp
@@ -237,13 +260,13 @@ def main() -> None:
     parser.add_argument("--load-targets", type=int, default=500, help="targets the engine collects meanwhile")
     parser.add_argument("--no-freeze", action="store_true",
                         help="leave the start-up objects to the collector (opsconsole freezes them: engine/heap.py)")
+    parser.add_argument("--in-process-server", action="store_true",
+                        help="the actuator's server as a thread of this process (waits for the GIL with the console)")
     parser.add_argument("--switch-interval", type=float, help="ms: sys.setswitchinterval for this run (default 5)")
     args = parser.parse_args()
     if args.switch_interval:  # how long a thread waiting for the GIL waits for the UI (or engine) thread
         sys.setswitchinterval(args.switch_interval / 1000)
-    with HttpFixture() as server, tempfile.TemporaryDirectory() as tmp:
-        for path in ("/canary/enable", "/canary/rollback", "/canary/promote", "/floor"):
-            server.route(path, Reply(200, "ok"))
+    with actuator_endpoint(args.in_process_server) as server, tempfile.TemporaryDirectory() as tmp:
         for sub in ("auto", "keys"):
             (Path(tmp) / sub).mkdir()
         load_server, port = start_server(Path(tmp)) if args.load_targets > 0 else (None, None)
@@ -251,7 +274,7 @@ def main() -> None:
             load = load_section(port, args.load_targets)
             base = floor(server, args.runs)
             auto = automatic(server, args.runs, Path(tmp) / "auto", load, args.load_targets, not args.no_freeze)
-            server.requests.clear()
+            server.clear()
             keys, loop = asyncio.run(keypress(server, max(10, args.runs), Path(tmp) / "keys", load, args.load_targets,
                                               not args.no_freeze))
         finally:
@@ -267,7 +290,7 @@ def main() -> None:
     show("  submitted -> started on the loop", keys["wake"], target=False)
     show("  started -> actuator call arrives", keys["engine"], target=False)
     print(json.dumps({"bench": "reaction", "load_targets": args.load_targets,
-                      "switch_interval_ms": round(sys.getswitchinterval() * 1000, 3), "frozen": not args.no_freeze, "key": keys_f, "automatic": auto_f,
+                      "switch_interval_ms": round(sys.getswitchinterval() * 1000, 3), "frozen": not args.no_freeze, "server_in_process": args.in_process_server, "key": keys_f, "automatic": auto_f,
                       "floor_loop_wake": wake, "floor_post": post,
                       "key_max_over_floor_max": round(keys_f["max_ms"] / wake["max_ms"], 2)}))
 

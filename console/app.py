@@ -340,9 +340,11 @@ class OpsConsoleApp(App[None]):
     def _confirmed_with(self, args: dict[str, object] | None, spec: ActionSpec, name: str) -> None:
         if args is None:
             self.say(f"{spec.description}: cancelled")
-        else:
-            self.send_command(Command(name, dict(args)))
-        self.refresh_now()
+            self.refresh_now()
+            return
+        # Not refreshed now: applying a snapshot to every panel holds the GIL while the engine thread
+        # sends the verb's request (bench/reaction.py). The result refreshes, the timer meanwhile.
+        self.send_command(Command(name, dict(args)))
 
     def send_command(self, command: Command) -> None:
         try:

@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
@@ -63,6 +63,7 @@ class Seen:
     headers: dict[str, str]  # names lower-cased
     body: bytes
     t: float  # time.monotonic() when its head was complete
+    connection: int = -1  # which accepted connection it came on (an index into HttpFixture.connections)
 
 
 Handler = Callable[[Seen], Reply]
@@ -75,6 +76,7 @@ class HttpFixture:
         self.default = default or Reply(404, "no such route")  # for paths without a route
         self.record = record  # False (the benchmark): keep no request log
         self.requests: list[Seen] = []
+        self.connections: list[float] = []  # time.monotonic() each connection was accepted
         self.in_flight = 0  # requests read and not yet fully answered
         self.max_in_flight = 0
         self._routes: dict[str, Handler] = {}
@@ -162,13 +164,16 @@ class HttpFixture:
         assert task is not None
         self._handlers.add(task)
         self._writers.add(writer)
+        with self._lock:
+            number = len(self.connections)
+            self.connections.append(time.monotonic())
         try:
             while True:
                 try:
                     head = await reader.readuntil(b"\r\n\r\n")
                 except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
                     return
-                seen = await self._read_request(head, reader)
+                seen = replace(await self._read_request(head, reader), connection=number)
                 if self.record:
                     with self._lock:
                         self.requests.append(seen)

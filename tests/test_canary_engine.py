@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -287,3 +288,27 @@ def test_a_restart_continues_the_counters_and_the_hold(tmp_path: Path, server: H
         r = engine.snapshot().rollout
         assert r is not None and r.hold_left == pytest.approx(hold_left, abs=1.0)  # not a fresh hour
         assert r.rules[0].consecutive >= before  # the same analysis, continued
+
+
+def test_an_operators_rollback_goes_out_on_a_connection_opened_ahead(tmp_path: Path, server: HttpFixture,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a rollback can act, the actuator's connection is kept open (a fresh one every
+    WARM_EVERY): the confirmed key does not wait for a TCP handshake on a busy loop (bench/reaction.py)."""
+    from engine.canary import component
+
+    monkeypatch.setattr(component, "WARM_EVERY", 0.1)
+    feeder = Feeder()
+    feeder.set(CANARY, 0.002)
+    feeder.set(BASELINE, 0.002)
+    canary = ("  interval: 50ms\n  window: 200ms\n  stages: [{weight: 5, hold: 1h}, {weight: 100}]\n"
+              f"  rules: [{{series: '{CANARY}', max: 0.01, consecutive: 3}}]\n")
+    with running(write_config(tmp_path, http_actuator(server.url("")), canary), feeder) as engine:
+        assert send(engine, "rollout.start").ok
+        wait_until(lambda: len(server.connections) >= 3, 10, "the actuator's warm-ups", engine)
+        opened_before = len(server.connections)
+        assert send(engine, "rollout.rollback", reason="bad deploy").ok
+        (call,) = server.hits("/canary/rollback")
+        assert call.connection < opened_before  # opened before the key, not for it
+        settled = len(server.connections)
+        time.sleep(0.5)  # five warm-up periods
+        assert len(server.connections) == settled  # rolled back: no verb left to be quick for

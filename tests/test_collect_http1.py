@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from engine.collect import http1
 from engine.collect.http1 import BodyTooLarge, HttpClient, ProtocolError
 
 Answer = Callable[[bytes], list[bytes]]  # request head -> the pieces to write, each flushed on its own
@@ -21,6 +22,7 @@ class RawServer:
     def __init__(self, answer: Answer, close_after: bool = False) -> None:
         self.answer, self.close_after = answer, close_after
         self.connections = 0
+        self.closed = 0  # connections that ended (the client closed them, or close_after)
         self.heads: list[bytes] = []
         self.server: asyncio.Server | None = None
 
@@ -40,6 +42,7 @@ class RawServer:
                 if self.close_after:  # like a server whose idle timeout passed: no "Connection: close"
                     return
         finally:
+            self.closed += 1
             writer.close()
 
     def url(self, path: str = "/") -> str:
@@ -109,6 +112,37 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced(client: Htt
         assert (await client.request("GET", server.url(), max_body=100)).body == b"fine"
         await asyncio.sleep(0.01)
     assert server.connections == 3
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not within 2 s")
+
+
+async def test_a_preconnected_connection_carries_the_next_request(client: HttpClient) -> None:
+    """An actuator's verb finds its connection open (the canary warms it while a rollout runs)."""
+    server = await serving(lambda head: ok(b"done"))
+    await client.preconnect(server.url("/"))
+    await until(lambda: server.connections == 1)
+    assert server.heads == []  # nothing was sent: opening is all it does
+    response = await client.request("POST", server.url("/canary/rollback"), json={"weight": 0}, max_body=100)
+    assert (response.status, response.body) == (200, b"done")
+    assert server.connections == 1 and server.heads[0].startswith(b"POST /canary/rollback ")
+
+
+async def test_warming_again_closes_the_connections_it_warmed_before(client: HttpClient,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Warmed every few seconds for as long as a rollout runs: never a pile of idle sockets."""
+    monkeypatch.setattr(http1, "KEEPALIVE", 0.05)
+    server = await serving(lambda head: ok(b"done"))
+    for _ in range(5):
+        await client.preconnect(server.url("/"))
+        await asyncio.sleep(0.06)  # older than KEEPALIVE: the next warm-up replaces it
+    await until(lambda: server.closed == 4)
+    assert server.connections == 5
 
 
 async def test_the_body_limit_declared_and_streamed(client: HttpClient) -> None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine import eventcodes as ev
 from engine.canary.actuators import ActuatorConfigError, build_actuator, needs_http_client
-from engine.canary.actuators.base import Actuation, Actuator, Report, apply_with_retries
+from engine.canary.actuators.base import Actuation, Actuator, ActuatorError, Report, apply_with_retries
 from engine.canary.analysis import NONE, PAUSE, ROLLBACK, Analysis, CheckResult, Reading
 from engine.canary.checking import UP_SERIES, check_context
 from engine.canary.config import CanaryConfig
@@ -52,6 +52,9 @@ log = logging.getLogger("opsconsole.canary")
 
 SOURCE = "canary"
 STOP_WAIT = 1.5  # seconds an in-flight actuation may take to finish when the engine stops
+# Seconds between the actuator's warm-ups while a verb can act: under http1's KEEPALIVE (5 s), so a
+# verb finds a connection younger than any server's idle timeout we know of (Apache's is 5 s).
+WARM_EVERY = 4.0
 Op = Callable[..., Awaitable[CommandResult]]
 R = TypeVar("R")
 
@@ -114,7 +117,9 @@ class CanaryComponent:
                 await self._serialized(self._recover)
                 if config.auto_start and self.machine.status not in HOLDING | {Status.ROLLING_BACK}:
                     await self._serialized(self._start, ENGINE_ACTOR, "auto_start is on")
-                await self._loop(ctx, config)
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self._keep_actuator_warm(), name="canary:warm")
+                    await self._loop(ctx, config)
             except asyncio.CancelledError:
                 await self._on_stop()
                 raise
@@ -130,6 +135,25 @@ class CanaryComponent:
                 await ctx.wait_running()
                 next_due = time.monotonic()
             await self._serialized(self._check)
+
+    async def _keep_actuator_warm(self) -> None:
+        """While a rollback (or any verb) can act, the actuator holds what its call needs open:
+        an operator's confirmed key otherwise waited ~100 ms for a TCP handshake on the busy loop
+        (bench/reaction.py). A failure is logged once per streak; the verb itself says why it failed."""
+        failing = False
+        while True:
+            await asyncio.sleep(WARM_EVERY)
+            if self._actuator is None or Verb.ROLLBACK not in self.m.verbs():
+                continue
+            try:
+                await self._actuator.warm()
+            except (OSError, ActuatorError) as exc:
+                if not failing:
+                    log.warning("canary: cannot reach the actuator ahead of a verb (%s): %s",
+                                self._actuator.describe(), exc)
+                failing = True
+            else:
+                failing = False
 
     def _new_machine(self, config: CanaryConfig) -> RolloutMachine:
         return RolloutMachine(config.service, config.stages, self.clock, rollback_window=config.rollback_window)

@@ -70,6 +70,11 @@ class Actuator(Protocol):
 
     async def apply(self, actuation: Actuation) -> Applied: ...
 
+    async def warm(self) -> None:
+        """Get ready for the next apply (an http actuator opens its connection), so a verb does
+        not wait for it. Called every few seconds while a rollout runs; may raise, and then the
+        next apply will fail and say why."""
+
     async def aclose(self) -> None: ...
 
 

@@ -64,6 +64,9 @@ class CommandActuator:
             raise ActuatorError(f"{shown} exited with {process.returncode}" + (f": {last_line}" if last_line else ""), data)
         return Applied(f"{shown}: exit 0" + (f": {last_line}" if last_line else ""), data)
 
+    async def warm(self) -> None:
+        """Nothing to open ahead of an actuation."""
+
     async def aclose(self) -> None:
         """Nothing held between actuations."""
 

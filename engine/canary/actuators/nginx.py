@@ -202,6 +202,9 @@ class NginxActuator:
         path = str(self.config.upstream_file)
         return Applied(f"{path}: canary {actuation.weight}%, {done}", {"file": path, "weight": actuation.weight})
 
+    async def warm(self) -> None:
+        """Nothing to open ahead of an actuation."""
+
     async def aclose(self) -> None:
         """Nothing held between actuations."""
 
