@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,13 +48,9 @@ class ActuatorServer:
         return [Arrival(t) for t in json.loads(self._out.readline())]
 
     def wait_for_hits(self, path: str, count: int, timeout: float = 10.0) -> list[Arrival]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            hits = self.hits(path)
-            if len(hits) >= count:
-                return hits
-            time.sleep(0.01)
-        raise AssertionError(f"{path}: {len(self.hits(path))} requests after {timeout}s, expected {count}")
+        from tests.httpfixtures import wait_for_hits
+
+        return wait_for_hits(self.hits, path, count, timeout)
 
     def clear(self) -> None:
         self._in.write("clear\n")

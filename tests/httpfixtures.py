@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
+from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -51,6 +52,20 @@ class Reply:
 
 def json_reply(document: object, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
     return Reply(status, json.dumps(document), headers or {}, "application/json")
+
+
+H = TypeVar("H")
+
+
+def wait_for_hits(hits: Callable[[str], list[H]], path: str, count: int, timeout: float = 10.0) -> list[H]:
+    """Until `hits(path)` has `count` requests (HttpFixture's, or bench/actuator_server.py's)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen = hits(path)
+        if len(seen) >= count:
+            return seen
+        time.sleep(0.01)
+    raise AssertionError(f"{path}: {len(hits(path))} requests after {timeout}s, expected {count}")
 
 
 @dataclass(frozen=True)
@@ -112,13 +127,7 @@ class HttpFixture:
             return [r for r in self.requests if r.path == path]
 
     def wait_for_hits(self, path: str, count: int, timeout: float = 10.0) -> list[Seen]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            hits = self.hits(path)
-            if len(hits) >= count:
-                return hits
-            time.sleep(0.01)
-        raise AssertionError(f"{path}: {len(self.hits(path))} requests after {timeout}s, expected {count}")
+        return wait_for_hits(self.hits, path, count, timeout)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> HttpFixture:
