@@ -11,27 +11,14 @@ and logs that once, so the thread drains its queue and the exit path never waits
 The same file sends each frame through `ScreenDiff` (console/screendiff.py): only the cells that
 changed reach the terminal (~2,000 -> ~560 B/s on the demo config at 120x40). That runs in the
 writer thread, off the UI loop; on a file that is not a terminal every frame goes through as is.
-
-Textual's input thread wakes every 0.1 s to ask whether it should stop and to time out a lone
-Escape. Ten wake-ups a second in a process whose other threads hold the GIL cost ~0.2% of a core
-(/proc's per-thread CPU, bench/tui_cost.py --real) while nobody types. Here it blocks until a key
-arrives or the driver stops (a wake pipe), and polls at 0.1 s only in the moments after input, when
-the parser may be holding an Escape that needs its timeout.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import selectors
-import threading
-import time
-from codecs import getincrementaldecoder
 from typing import IO
 
-from textual import constants
-from textual._parser import ParseError
-from textual._xterm_parser import XTermParser
 from textual.drivers.linux_driver import LinuxDriver
 
 from console.screendiff import ScreenDiff
@@ -80,95 +67,7 @@ class TerminalOutput:
         log.info("the terminal is gone (%s): screen output is dropped from here on", exc.strerror or exc)
 
 
-# After input, the parser may hold a partial sequence (a lone Escape) that only its timeout ends
-# ($ESCDELAY, 0.1 s by default). Poll at TICK for a while after the last byte, then block.
-TICK = 0.1
-AFTER_INPUT = max(0.5, 3 * constants.ESCAPE_DELAY)
-
-
-class WakingEvent(threading.Event):
-    """An Event whose set() also wakes a select() on `fileno` (a pipe): the input thread's stop."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._read, self._write = os.pipe()
-        os.set_blocking(self._read, False)
-        os.set_blocking(self._write, False)
-        self._closed = False
-
-    def fileno(self) -> int:
-        return self._read
-
-    def set(self) -> None:
-        super().set()
-        if not self._closed:
-            try:
-                os.write(self._write, b"x")
-            except BlockingIOError:  # the pipe is full of wake-ups already: one is enough
-                pass
-
-    def drain(self) -> None:
-        try:
-            while os.read(self._read, 512):
-                pass
-        except BlockingIOError:
-            pass
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            os.close(self._read)
-            os.close(self._write)
-
-
 class HangupSafeLinuxDriver(LinuxDriver):
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self._file = TerminalOutput(self._file)  # type: ignore[assignment]
-        self.exit_event: WakingEvent = WakingEvent()
-
-    def run_input_thread(self) -> None:
-        """Textual's input loop (LinuxDriver.run_input_thread), blocking while nothing is typed."""
-        stop = self.exit_event
-        selector = selectors.SelectSelector()
-        selector.register(self.fileno, selectors.EVENT_READ)
-        selector.register(stop.fileno(), selectors.EVENT_READ)
-        parser = XTermParser(self._debug)
-        decode = getincrementaldecoder("utf-8")().decode
-        last_input = float("-inf")
-
-        def feed(data: str) -> None:
-            for event in parser.feed(data):
-                self.process_message(event)
-
-        def tick() -> None:
-            for event in parser.tick():
-                self.process_message(event)
-
-        try:
-            while not stop.is_set():
-                recent = time.monotonic() - last_input < AFTER_INPUT
-                for key, _mask in selector.select(TICK if recent else None):
-                    if key.fd == self.fileno:
-                        data = decode(os.read(self.fileno, 4096))
-                        if data:
-                            last_input = time.monotonic()
-                            feed(data)
-                        else:  # end of input (stdin was a pipe): readable for ever, so stop asking
-                            selector.unregister(self.fileno)
-                    else:
-                        stop.drain()
-                tick()
-            feed(decode(b"", final=True))
-            tick()
-        finally:
-            selector.close()
-            try:
-                for _event in parser.feed(""):
-                    pass
-            except (EOFError, ParseError):
-                pass
-
-    def close(self) -> None:
-        super().close()
-        self.exit_event.close()
