@@ -27,20 +27,34 @@ async def running() -> None:
     return None
 
 
-async def test_targets_are_spread_evenly_across_the_interval_in_their_order() -> None:
-    runners = [Due(f"t{i}") for i in range(8)]
+async def test_targets_are_spread_in_batches_across_the_interval_in_their_order() -> None:
+    runners = [Due(f"t{i}") for i in range(20)]
     fired: list[tuple[str, float, float]] = []  # name, slot, when it fired
-    ticker = Ticker(0.4, runners, running, lambda r, due: fired.append((r.name, due, time.monotonic())))  # type: ignore[arg-type]
+    ticker = Ticker(0.6, runners, running, lambda r, due: fired.append((r.name, due, time.monotonic())))  # type: ignore[arg-type]
     task = asyncio.create_task(ticker.run())
-    while len(fired) < 16:
+    while len(fired) < 40:
         await asyncio.sleep(0.01)
     task.cancel()
-    names = [name for name, _, _ in fired[:16]]
-    assert names == [f"t{i}" for i in range(8)] * 2  # one round after the other, in config order
-    slots = [due for _, due, _ in fired[:16]]
-    steps = [round(b - a, 9) for a, b in pairwise(slots)]
-    assert steps == [0.05] * 15  # interval / N apart: no burst at the top of the interval
+    names = [name for name, _, _ in fired[:40]]
+    assert names == [f"t{i}" for i in range(20)] * 2  # one round after the other, in config order
+    slots = sorted({round(due, 9) for _, due, _ in fired[:40]})
+    assert [round(b - a, 9) for a, b in pairwise(slots)] == [0.2] * 5  # 3 batches a round, evenly apart
+    sizes = [sum(1 for _, due, _ in fired[:20] if round(due, 9) == slot) for slot in slots[:3]]
+    assert sizes == [7, 7, 6]  # at most BATCH (8) scrapes start in one wake-up
     assert all(at >= due - 0.002 for _, due, at in fired)  # never fired before its slot (SLACK)
+
+
+async def test_a_few_targets_start_together_in_one_wake_up() -> None:
+    runners = [Due(f"t{i}") for i in range(4)]
+    fired: list[tuple[str, float]] = []
+    ticker = Ticker(0.3, runners, running, lambda r, due: fired.append((r.name, due)))  # type: ignore[arg-type]
+    task = asyncio.create_task(ticker.run())
+    while len(fired) < 8:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    rounds = [{due for _, due in fired[:4]}, {due for _, due in fired[4:8]}]
+    assert all(len(slots) == 1 for slots in rounds), fired  # four scrapes, one slot a round
+    assert round(min(rounds[1]) - min(rounds[0]), 9) == 0.3
 
 
 async def test_a_busy_target_is_skipped_and_counted() -> None:
@@ -66,16 +80,16 @@ async def test_a_scrape_that_starts_after_a_blocked_loop_is_counted_late() -> No
         lateness.started(time.monotonic() - due, 1.0)
         started.append(runner.name)
         if runner.name == "t0":
-            time.sleep(0.4)  # the loop is blocked past t1's slot (250 ms later) by more than 10%
+            time.sleep(0.4)  # the loop is blocked: t1, due in the same wake-up, starts 400 ms late
 
     ticker = Ticker(1.0, runners, running, spawn)  # type: ignore[arg-type]
     task = asyncio.create_task(ticker.run())
-    while len(started) < 2:
+    while len(started) < 4:
         await asyncio.sleep(0.01)
     task.cancel()
     summary = lateness.summary()
     assert summary is not None
-    assert summary.scrapes == 2 and summary.late == 1  # t0 on time, t1 late
+    assert summary.scrapes == 4 and summary.late == 3  # t0 on time, the three behind it late
     assert summary.max_ms > 1000 * LATE_SHARE * 1.0
     assert lateness.summary() is None  # a summary starts the count again
 

@@ -1,12 +1,15 @@
 """Cadence: one ticker per (track, interval) fires its targets on a fixed grid of monotonic times,
 spread across the interval, and the collect component notes how late each scrape started.
 
-Spread: target i of N fires at `start + n * interval + i * interval / N`, so a thousand targets
-at 1 s are ten-odd scrapes every 10 ms, not a thousand at once. Firing them together made the
-loop a queue of a thousand scrape steps once a second: every other task (a command, the actuator
-call it makes, the snapshot publisher) waited behind it, hundreds of milliseconds at the tail
-(bench/reaction.py), and the scrapes at the back of the burst were late by the burst's length.
-Slots within SLACK of each other fire in one wake-up (fewer timer wake-ups; early by < SLACK).
+Spread in batches: the N targets of a ticker are dealt into ceil(N / BATCH) batches, in order, and
+batch b of B fires at `start + n * interval + b * interval / B`. A thousand targets at 1 s are
+eight-odd scrapes every 8 ms, not a thousand at once: firing them together made the loop a queue
+of a thousand scrape steps once a second, every other task (a command, the actuator call it makes,
+the snapshot publisher) waited behind it, hundreds of milliseconds at the tail (bench/reaction.py),
+and the scrapes at the back of the burst were late by the burst's length. A handful of targets
+(up to BATCH) fire together in one wake-up: spreading four targets at 1 s across the second woke
+the engine four times a second to start one request each, the biggest share of an idle engine's
+wake-ups (docs/performance.md). Slots within SLACK of each other fire in one wake-up.
 
 Drift-free: slots are `start + n * interval`, not "now + interval" after the work, so the cost
 of a tick never pushes the schedule back. A tick only starts scrapes (tasks) and returns: a
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 from engine.collect.target import TargetRunner
 
 SLACK = 0.002  # seconds: slots this close fire together
+BATCH = 8  # scrapes started in one wake-up: small enough that a command never waits behind many
 LATE_SHARE = 0.1  # a scrape that starts later than this share of its interval is late
 
 
@@ -51,8 +55,10 @@ class Ticker:
         self.missed_ticks = 0  # rounds skipped because the loop was blocked or the engine paused
 
     def slot(self, index: int) -> float:
-        """Offset of runner `index` within each round."""
-        return index * self.interval / len(self.runners)
+        """Offset of runner `index` within each round: its batch's share of the interval."""
+        count = len(self.runners)
+        batches = -(-count // BATCH)
+        return (index * batches // count) * self.interval / batches
 
     async def run(self) -> None:
         if not self.runners:
