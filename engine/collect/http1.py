@@ -412,20 +412,20 @@ class HttpClient:
             raise ConnectError(*exc.args) from exc  # the same errno and words: only its type is new
         return connection
 
-    async def preconnect(self, url: str) -> None:
-        """Open a connection to `url`'s origin and keep it idle for the next request, which then
-        does not wait for the TCP (and TLS) handshake: on a busy engine loop its few iterations took
-        ~100 ms (bench/reaction.py). The connection is new, so it is reused for KEEPALIVE seconds
-        at most, as one given back after a request. Raises ConnectError."""
-        origin, _ = _split(url)
-        connection = await self._connect(origin)
-        connection.keep_alive = True  # nothing was said on it yet: HTTP/1.1's default
-        now = time.monotonic()
-        idle = self._idle.get(origin, [])
-        for old in [c for c in idle if c.closed or now - c.idle_since >= KEEPALIVE]:  # warmed before, unused
-            idle.remove(old)
-            old.abort()
-        self._give_back(connection)
+    async def preconnect(self, *urls: str) -> None:
+        """Open a connection to each origin of `urls` (once per origin) and keep it idle for the
+        next request, which then does not wait for the TCP (and TLS) handshake: on a busy engine
+        loop its few iterations took ~100 ms (bench/reaction.py). The connection is new, so it is
+        reused for KEEPALIVE seconds at most, as one given back after a request. Raises ConnectError."""
+        for origin in dict.fromkeys(_split(url)[0] for url in urls):
+            connection = await self._connect(origin)
+            connection.keep_alive = True  # nothing was said on it yet: HTTP/1.1's default
+            now = time.monotonic()
+            idle = self._idle.get(origin, [])
+            for old in [c for c in idle if c.closed or now - c.idle_since >= KEEPALIVE]:  # warmed before, unused
+                idle.remove(old)
+                old.abort()
+            self._give_back(connection)
 
     async def aclose(self) -> None:
         for idle in self._idle.values():

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from urllib.parse import urlsplit
 
 from engine.canary.actuators.base import Actuation, ActuatorError, Applied, render, render_json
 from engine.canary.config import HttpActuatorConfig, HttpRequest
@@ -83,13 +82,7 @@ class HttpActuator:
         """A fresh idle connection to each origin a verb calls (engine/collect/http1.py preconnect)."""
         values = Actuation("rollback", 0).placeholders()
         requests = [r for r in (self.config.set_weight, self.config.promote, self.config.rollback) if r is not None]
-        for origin in dict.fromkeys(_origin(self._url(request, values)) for request in requests):
-            await self.client.preconnect(origin)
+        await self.client.preconnect(*(self._url(request, values) for request in requests))
 
     async def aclose(self) -> None:
         """The client belongs to the component, which closes it."""
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/"
