@@ -9,8 +9,8 @@ labelled request counter and a latency histogram).
 Ours: the real engine (store on a temp file, host monitor off) with one track of `--targets`
 prometheus targets at `--interval`: every scrape is parsed, turned into rates and p50/p95/p99,
 recorded into the ring buffers and the SQLite writer, and checked by the GapTracker.
-Floor: a bare asyncio loop on the same grid (target i at start + n x interval + i x interval/N,
-like ours) fetching the same URLs over keep-alive asyncio streams: write the GET, read the head,
+Floor: a bare asyncio loop on the same grid as ours (engine/collect/scheduler.py slot_offset:
+target i at start + n x interval + i x interval/N past 8 targets) fetching the same URLs over keep-alive asyncio streams: write the GET, read the head,
 read Content-Length bytes — the least any Python scraper does per request; no parsing, no store.
 `--httpx`: also a bare httpx.AsyncClient loop (asyncio.gather of every URL once per interval),
 the reference of the earlier figures.
@@ -184,7 +184,6 @@ async def floor_loop(port: int, targets: int, seconds: float, interval: float) -
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
-    step = interval / targets
     warm_until = time.monotonic() + WARMUP_MAX
     start = time.monotonic()
     index, round_start, cpu0, t0, end = 0, start, 0.0, 0.0, float("inf")
@@ -196,13 +195,13 @@ async def floor_loop(port: int, targets: int, seconds: float, interval: float) -
             end = now + seconds
         if now >= end:
             break
-        due = round_start + index * step
+        due = round_start + scheduler.slot_offset(index, targets, interval)
         while due <= now + scheduler.SLACK:
             spawn(index, due)
             index += 1
             if index == targets:
                 index, round_start = 0, round_start + interval
-            due = round_start + index * step
+            due = round_start + scheduler.slot_offset(index, targets, interval)
         await asyncio.sleep(max(0.0, due - time.monotonic()))
     cpu1, t1 = time.process_time(), time.time()
     for task in tasks:

@@ -1,15 +1,17 @@
 """Cadence: one ticker per (track, interval) fires its targets on a fixed grid of monotonic times,
 spread across the interval, and the collect component notes how late each scrape started.
 
-Spread in batches: the N targets of a ticker are dealt into ceil(N / BATCH) batches, in order, and
-batch b of B fires at `start + n * interval + b * interval / B`. A thousand targets at 1 s are
-eight-odd scrapes every 8 ms, not a thousand at once: firing them together made the loop a queue
-of a thousand scrape steps once a second, every other task (a command, the actuator call it makes,
-the snapshot publisher) waited behind it, hundreds of milliseconds at the tail (bench/reaction.py),
-and the scrapes at the back of the burst were late by the burst's length. A handful of targets
-(up to BATCH) fire together in one wake-up: spreading four targets at 1 s across the second woke
-the engine four times a second to start one request each, the biggest share of an idle engine's
-wake-ups (docs/performance.md). Slots within SLACK of each other fire in one wake-up.
+Spread: target i of N fires at `start + n * interval + i * interval / N`, so a thousand targets
+at 1 s are ten-odd scrapes every 10 ms, not a thousand at once. Firing them together made the
+loop a queue of a thousand scrape steps once a second: every other task (a command, the actuator
+call it makes, the snapshot publisher) waited behind it, hundreds of milliseconds at the tail
+(bench/reaction.py), and the scrapes at the back of the burst were late by the burst's length.
+A handful of targets (up to BATCH) all fire at the top of the interval instead, in one wake-up:
+spreading four targets at 1 s woke the engine four times a second to start one request each, and
+their answers came in four more (bench/loop_wakeups.py --real: 16.2 -> 7.1 wake-ups/s). Batching
+the thousand as well (8 per slot) made their answers arrive in bursts: 997 -> 986 fetches/s and
+p50 lateness 0.1 -> 1.3 ms in bench/collect.py, so past BATCH the spread is one by one.
+Slots within SLACK of each other fire in one wake-up.
 
 Drift-free: slots are `start + n * interval`, not "now + interval" after the work, so the cost
 of a tick never pushes the schedule back. A tick only starts scrapes (tasks) and returns: a
@@ -34,8 +36,14 @@ from dataclasses import dataclass
 from engine.collect.target import TargetRunner
 
 SLACK = 0.002  # seconds: slots this close fire together
-BATCH = 8  # scrapes started in one wake-up: small enough that a command never waits behind many
+BATCH = 8  # up to this many targets in a ticker start together: a command never waits behind many
 LATE_SHARE = 0.1  # a scrape that starts later than this share of its interval is late
+
+
+def slot_offset(index: int, count: int, interval: float) -> float:
+    """Offset of target `index` of `count` within each round: up to BATCH targets start together,
+    more are spread one by one across the interval."""
+    return 0.0 if count <= BATCH else index * interval / count
 
 
 class Ticker:
@@ -55,10 +63,8 @@ class Ticker:
         self.missed_ticks = 0  # rounds skipped because the loop was blocked or the engine paused
 
     def slot(self, index: int) -> float:
-        """Offset of runner `index` within each round: its batch's share of the interval."""
-        count = len(self.runners)
-        batches = -(-count // BATCH)
-        return (index * batches // count) * self.interval / batches
+        """Offset of runner `index` within each round."""
+        return slot_offset(index, len(self.runners), self.interval)
 
     async def run(self) -> None:
         if not self.runners:
