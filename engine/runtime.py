@@ -22,6 +22,7 @@ from typing import Any
 from engine import eventcodes as ev
 from engine import secrets
 from engine.backup.component import BackupComponent
+from engine.cadence import sleep_to_tick
 from engine.commands import Command, CommandResult
 from engine.component import Component, SnapshotContributor
 from engine.config.loader import LoadedConfig
@@ -406,7 +407,7 @@ class Engine:
     # ------------------------------------------------------------------ snapshots
     async def _publish_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.config.engine.snapshot_interval)  # read each time: reloadable
+            await sleep_to_tick(self.config.engine.snapshot_interval)  # read each time: reloadable
             self._check_store()
             self._publish()
 

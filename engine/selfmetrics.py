@@ -7,7 +7,6 @@ dropped_samples. They are recorded like any other series, so they are in the his
 
 from __future__ import annotations
 
-import asyncio
 import resource
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 
 import psutil
 
+from engine.cadence import sleep_to_tick
 from engine.component import EngineContext
 
 
@@ -39,7 +39,7 @@ class SelfMetrics:
         last = self._counters()
         last_at = time.monotonic()
         while True:
-            await asyncio.sleep(self._interval)
+            await sleep_to_tick(self._interval)  # with the engine's other timers (engine/cadence.py)
             now_mono = time.monotonic()
             current = self._counters()
             # Rates from the measured time between two real readings, not the nominal interval.

@@ -24,6 +24,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from engine import eventcodes as ev
+from engine.cadence import sleep_to_tick
 from engine.collect.auth import TokenLifecycleManager
 from engine.collect.config import CollectConfig, effective_interval
 from engine.collect.http1 import HttpClient
@@ -143,7 +144,7 @@ class CollectComponent:
 
     async def _report_cadence(self, ctx: EngineContext) -> None:
         while True:
-            await asyncio.sleep(REPORT_EVERY)
+            await sleep_to_tick(REPORT_EVERY)  # with the ticker's rounds: one wake-up (engine/cadence.py)
             summary = self.lateness.summary()
             if summary is None:
                 continue

@@ -33,6 +33,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from engine.cadence import next_tick
 from engine.collect.target import TargetRunner
 
 SLACK = 0.002  # seconds: slots this close fire together
@@ -70,7 +71,9 @@ class Ticker:
         if not self.runners:
             return
         count = len(self.runners)
-        round_start = time.monotonic()
+        # Rounds on the engine's shared grid (engine/cadence.py), so a round's wake-up is also the
+        # publisher's and the cadence report's; a long interval starts at the next whole second.
+        round_start = next_tick(min(self.interval, 1.0))
         index = 0
         while True:
             await self._wait_running()
