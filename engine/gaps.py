@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine import eventcodes as ev
+from engine.cadence import next_tick
 from engine.eventcodes import EventCode
 from engine.snapshot import RECENT_CLOSED_GAPS, GapView
 from engine.store import StoreError, open_reader
@@ -170,11 +171,12 @@ class GapTracker:
         sample only moves that later, and then the check finds nothing and waits again): wake just
         after it, at most a second later (a key declared while running), so a gap opens as it did
         within a tick of its threshold (earlier now, not later), without 4 wake-ups a second in
-        between (bench/loop_wakeups.py)."""
+        between (bench/loop_wakeups.py). The second's cap falls on the engine's shared grid
+        (engine/cadence.py): that wake-up is the publisher's too."""
         if self._open or not self._expected:
             return self._tick()
         due = min(self._last.get(key, e.since) + self.factor * e.interval for key, e in self._expected.items())
-        return min(1.0, max(DUE_MARGIN, due - now + DUE_MARGIN))
+        return min(next_tick(1.0) - time.monotonic(), max(DUE_MARGIN, due - now + DUE_MARGIN))
 
     def _cause(self, expected: _Expected) -> str:
         ctx = self._ctx
