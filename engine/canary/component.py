@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine import eventcodes as ev
+from engine.cadence import sleep_to_tick
 from engine.canary.actuators import ActuatorConfigError, build_actuator, needs_http_client
 from engine.canary.actuators.base import Actuation, Actuator, ActuatorError, Report, apply_with_retries
 from engine.canary.analysis import NONE, PAUSE, ROLLBACK, Analysis, CheckResult, Reading
@@ -142,7 +143,7 @@ class CanaryComponent:
         (bench/reaction.py). A failure is logged once per streak; the verb itself says why it failed."""
         failing = False
         while True:
-            await asyncio.sleep(WARM_EVERY)
+            await sleep_to_tick(WARM_EVERY)  # on the engine's grid: no wake-up of its own (engine/cadence.py)
             if self._actuator is None or Verb.ROLLBACK not in self.m.verbs():
                 continue
             try:
