@@ -10,8 +10,8 @@ Ours: the real engine (store on a temp file, host monitor off) with one track of
 prometheus targets at `--interval`: every scrape is parsed, turned into rates and p50/p95/p99,
 recorded into the ring buffers and the SQLite writer, and checked by the GapTracker.
 Floor: a bare asyncio loop on the same grid as ours (engine/collect/scheduler.py slot_offset:
-target i at start + n x interval + i x interval/N past 8 targets) fetching the same URLs over keep-alive asyncio streams: write the GET, read the head,
-read Content-Length bytes — the least any Python scraper does per request; no parsing, no store.
+past 8 targets, target i at start + n x interval + i x interval/N) fetching the same URLs over
+keep-alive asyncio streams: write the GET, read the head, read Content-Length bytes — the least any Python scraper does per request; no parsing, no store.
 `--httpx`: also a bare httpx.AsyncClient loop (asyncio.gather of every URL once per interval),
 the reference of the earlier figures.
 

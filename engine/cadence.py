@@ -23,6 +23,12 @@ def next_tick(period: float, after: float | None = None) -> float:
     return (math.floor(now / period) + 1) * period
 
 
+def seconds_to_tick(period: float) -> float:
+    """Seconds from now to the next multiple of `period` on the monotonic clock."""
+    now = time.monotonic()
+    return next_tick(period, now) - now
+
+
 async def sleep_to_tick(period: float) -> None:
     """Sleep until the next multiple of `period` on the monotonic clock."""
-    await asyncio.sleep(max(0.0, next_tick(period) - time.monotonic()))
+    await asyncio.sleep(seconds_to_tick(period))

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine import eventcodes as ev
-from engine.cadence import next_tick
+from engine.cadence import seconds_to_tick
 from engine.eventcodes import EventCode
 from engine.snapshot import RECENT_CLOSED_GAPS, GapView
 from engine.store import StoreError, open_reader
@@ -176,7 +176,7 @@ class GapTracker:
         if self._open or not self._expected:
             return self._tick()
         due = min(self._last.get(key, e.since) + self.factor * e.interval for key, e in self._expected.items())
-        return min(next_tick(1.0) - time.monotonic(), max(DUE_MARGIN, due - now + DUE_MARGIN))
+        return min(seconds_to_tick(1.0), max(DUE_MARGIN, due - now + DUE_MARGIN))
 
     def _cause(self, expected: _Expected) -> str:
         ctx = self._ctx

@@ -14,7 +14,7 @@ import queue
 import signal
 import threading
 import tty
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from textual import events
@@ -99,21 +99,31 @@ async def _input_thread(fileno: int) -> AsyncIterator[tuple[_RecordingDriver, th
     try:
         yield driver, thread
     finally:
-        driver.exit_event.set()
-        thread.join(5)
+        _stopped(driver, thread)
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
 
 
-def _raw_pty() -> tuple[int, int]:
+@contextlib.contextmanager
+def _raw_pty() -> Iterator[tuple[int, int]]:
     master, slave = pty.openpty()
     tty.setraw(slave)  # as Textual's start_application_mode leaves the terminal: bytes, not lines
-    return master, slave
+    try:
+        yield master, slave
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def _stopped(driver: _RecordingDriver, thread: threading.Thread) -> bool:
+    """Tell the input thread to stop, as Textual's disable_input does; whether it did."""
+    driver.exit_event.set()
+    thread.join(5)
+    return not thread.is_alive()
 
 
 async def test_keys_arrive_and_a_lone_escape_still_times_out_into_a_key() -> None:
-    master, slave = _raw_pty()
-    try:
+    with _raw_pty() as (master, slave):
         async with _input_thread(slave) as (driver, thread):
             os.write(master, b"a")
             assert driver.next_key() == "a"
@@ -121,39 +131,26 @@ async def test_keys_arrive_and_a_lone_escape_still_times_out_into_a_key() -> Non
             assert driver.next_key() == "up"
             os.write(master, b"\x1b")  # Escape alone: only the parser's timeout makes it a key
             assert driver.next_key() == "escape"
-            driver.exit_event.set()
-            thread.join(5)
-            assert not thread.is_alive(), "the input thread did not stop when told"
-    finally:
-        os.close(master)
-        os.close(slave)
+            assert _stopped(driver, thread), "the input thread did not stop when told"
 
 
 async def test_input_still_arrives_and_stops_after_a_suspend_and_resume() -> None:
     # Ctrl+Z: Textual stops the input thread, calls the driver's close(), clears the event, and on
     # fg starts a new input thread on the same driver; the stop must still wake it.
-    master, slave = _raw_pty()
-    try:
+    with _raw_pty() as (master, slave):
         async with _input_thread(slave) as (driver, thread):
-            driver.exit_event.set()
-            thread.join(5)
+            _stopped(driver, thread)  # as Ctrl+Z does
             driver.close()
             driver.exit_event.clear()
             resumed = threading.Thread(target=driver.run_input_thread, name="input", daemon=True)
             resumed.start()
             os.write(master, b"k")
             assert driver.next_key() == "k"
-            driver.exit_event.set()
-            resumed.join(5)
-            assert not resumed.is_alive(), "the resumed input thread did not stop when told"
-    finally:
-        os.close(master)
-        os.close(slave)
+            assert _stopped(driver, resumed), "the resumed input thread did not stop when told"
 
 
 async def test_the_input_thread_sleeps_while_nobody_types() -> None:
-    master, slave = _raw_pty()
-    try:
+    with _raw_pty() as (master, slave):
         async with _input_thread(slave) as (driver, thread):
             os.write(master, b"x")
             assert driver.next_key() == "x"
@@ -163,9 +160,6 @@ async def test_the_input_thread_sleeps_while_nobody_types() -> None:
             assert _wakeups(thread) - before <= 2, "Textual's loop wakes 20 times in 2 s; this one should sleep"
             os.write(master, b"y")  # and it still wakes for a key
             assert driver.next_key() == "y"
-    finally:
-        os.close(master)
-        os.close(slave)
 
 
 async def test_input_that_ends_is_not_read_in_a_busy_loop() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 
 from engine import eventcodes as ev
-from engine.cadence import next_tick
+from engine.cadence import sleep_to_tick
 from engine.component import EngineContext
 from engine.monitor.config import HostMonitorConfig
 from engine.units import format_duration
@@ -147,16 +147,15 @@ class HostMonitor:
 
     async def run(self, ctx: EngineContext) -> None:
         await asyncio.to_thread(self.sampler.prime)
-        next_at = next_tick(self.config.interval)  # with the engine's other timers (engine/cadence.py)
         while True:
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            # A fixed schedule (not sleep(interval) after the work) keeps the cadence from drifting,
+            # on the engine's shared grid: the wake-up is the other timers' too (engine/cadence.py).
+            await sleep_to_tick(self.config.interval)
             await ctx.wait_running()
             reading = await self._read(ctx)
             for s in reading.samples:
                 ctx.record(s.source, s.metric, s.value, t=reading.t, unit=s.unit)
             self._report_problems(ctx, reading.problems)
-            # A fixed schedule (not sleep(interval) after the work) keeps the cadence from drifting.
-            next_at = next_tick(self.config.interval)
 
     async def _read(self, ctx: EngineContext) -> Reading:
         task = asyncio.ensure_future(asyncio.to_thread(self.sampler.read))
