@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
-from engine.config import reference, typewalk
+from engine.config import fielddocs, reference, typewalk
 from engine.config.errors import ConfigError
 from engine.config.loader import load_config
 
@@ -33,9 +33,10 @@ def test_generated_files_are_up_to_date() -> None:
 
 
 def _fields():
+    """(key, description, FieldInfo) of every config key."""
     for section in reference.sections():
         for name, info in section.model.model_fields.items():
-            yield f"{section.path or '(top)'}.{info.alias or name}", info
+            yield f"{section.path or '(top)'}.{info.alias or name}", fielddocs.description(section.model, name), info
 
 
 def _needs_example(info) -> bool:
@@ -49,12 +50,12 @@ def _needs_example(info) -> bool:
 
 
 def test_every_key_says_what_it_is_for_and_shows_an_example_where_it_has_no_default() -> None:
-    missing = [key for key, info in _fields() if not (info.description or "").strip()]
+    missing = [key for key, text, _ in _fields() if not text.strip()]
     assert not missing, f"config keys without a docstring under the field: {missing}"
-    unfinished = [key for key, info in _fields() if not info.description.rstrip().endswith((".", ")"))]
+    unfinished = [key for key, text, _ in _fields() if not text.rstrip().endswith((".", ")"))]
     assert not unfinished, f"descriptions are sentences: {unfinished}"
-    no_example = [key for key, info in _fields()
-                  if _needs_example(info) and not re.search(r"\be\.g\.|\blike `", info.description)]
+    no_example = [key for key, text, info in _fields()
+                  if _needs_example(info) and not re.search(r"\be\.g\.|\blike `", text)]
     assert not no_example, f"keys with no default need an example (e.g. `...`): {no_example}"
 
 

@@ -40,7 +40,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from engine import secrets
-from engine.config import typewalk, yamlfile
+from engine.config import fielddocs, typewalk, yamlfile
 from engine.config.errors import ConfigError, describe_error, describe_value, format_path
 from engine.config.lookup import locate_config
 from engine.config.schema import Config
@@ -424,10 +424,10 @@ class _Load:
 
 def _what_for(model: type[BaseModel], key: Any) -> str:
     """": the nginx upstream block ..." — what a missing key is for, from its docstring."""
-    info = next((f for name, f in model.model_fields.items() if key in (name, f.alias)), None)
-    if info is None or not info.description:
+    name = next((name for name, f in model.model_fields.items() if key in (name, f.alias)), None)
+    text = fielddocs.description(model, name).rstrip(".") if name is not None else ""
+    if not text:
         return ""
-    text = info.description.rstrip(".")
     return f": {text[:1].lower()}{text[1:]}"
 
 

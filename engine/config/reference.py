@@ -4,7 +4,7 @@ both generated from the config models, so neither can say something the loader d
     python -m engine.config.reference           # rewrite both files
     python -m engine.config.reference --check   # exit 1 when either is out of date (a test runs this)
 
-A field's meaning is the docstring under it (`use_attribute_docstrings` on `Strict`); a model's
+A field's meaning is the docstring under it (engine/config/fielddocs.py); a model's
 introduction is its class docstring. The type column reads the annotation: ranges come from
 `Range` (in_range / duration_range), YAML spellings from `WrittenAs` (durations, sizes).
 """
@@ -25,7 +25,7 @@ from pydantic.fields import FieldInfo
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import PydanticUndefined, SchemaError, SchemaSerializer
 
-from engine.config import typewalk
+from engine.config import fielddocs, typewalk
 from engine.config.schema import Config, Range, WrittenAs
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -203,13 +203,15 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _row(section: Section, name: str, info: FieldInfo, anchors: dict[str, list[str]]) -> str:
+def _row(section: Section, field: str, anchors: dict[str, list[str]]) -> str:
+    info = section.model.model_fields[field]
+    name = info.alias or field
     kind = type_text(info.annotation, info.metadata)
     below = anchors.get(f"{section.path}.{name}" if section.path else name, [])
     if below:  # a mapping (or list of them) with its own table: link to it
         kind = f"{kind}: see " + ", ".join(below)
     default = default_text(info)
-    return f"| `{name}` | {_cell(kind)} | {_cell(default)} | {_cell(info.description or '')} |"
+    return f"| `{name}` | {_cell(kind)} | {_cell(default)} | {_cell(fielddocs.description(section.model, field))} |"
 
 
 def _child_links(all_sections: list[Section]) -> dict[str, list[str]]:
@@ -237,8 +239,8 @@ def reference_markdown() -> str:
         parts.append("| key | type | default | meaning |\n|---|---|---|---|")
         tags = typewalk.literal_tags(section.model) if section.tag else {}
         fields = sorted(section.model.model_fields.items(), key=lambda item: item[0] not in tags)  # `kind` first
-        for name, info in fields:
-            parts.append(_row(section, info.alias or name, info, anchors))
+        for name, _ in fields:
+            parts.append(_row(section, name, anchors))
         parts.append("")
     return "\n".join(parts).rstrip() + "\n"
 
@@ -262,6 +264,17 @@ class _Generator(GenerateJsonSchema):
 
     def field_title_should_be_set(self, schema: Any) -> bool:
         return False  # titles repeat the key in editors' hovers
+
+    def model_schema(self, schema: Any) -> dict[str, Any]:
+        """The model's properties with their descriptions, read when the schema is generated."""
+        out = super().model_schema(schema)
+        model = schema["cls"]
+        by_key = {info.alias or name: name for name, info in model.model_fields.items()}
+        for key, prop in out.get("properties", {}).items():
+            text = fielddocs.description(model, by_key[key]) if key in by_key else ""
+            if text and "description" not in prop:
+                prop["description"] = text
+        return out
 
 
 def json_schema() -> dict[str, Any]:

@@ -130,10 +130,11 @@ def default_state_dir() -> Path:
 
 
 class Strict(BaseModel):
-    """Every config model: unknown keys are errors, values are frozen, and the docstring under
-    each field is its description (the reference and the JSON Schema are generated from them)."""
+    """Every config model: unknown keys are errors and values are frozen. The docstring under each
+    field is its description, read when asked for (engine/config/fielddocs.py): config errors, the
+    reference and the JSON Schema show it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class RetentionConfig(Strict):
