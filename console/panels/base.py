@@ -19,6 +19,7 @@ nothing the shape does not.
 from __future__ import annotations
 
 import logging
+import os
 import textwrap
 from typing import ClassVar
 
@@ -80,34 +81,44 @@ def to_content(view_line: Line) -> Content:
     return Content.assemble(*((text, style) if style else text for text, style in view_line))
 
 
-def _cells(view_line: Line) -> list[tuple[str, str]]:
-    return [(char, style) for text, style in view_line for char in text]
-
-
 def changed_cells(old: Line, new: Line, y: int) -> Region:
     """The columns of row `y` that differ between two versions of a line (text or style).
 
     A value that ticks from 21.5% to 21.7% repaints two cells, not the row: Textual sends exactly
-    the dirty regions, with a cursor move in front of each.
+    the dirty regions, with a cursor move in front of each. Spans are compared whole first and
+    their text only where they differ (this runs for every changed line, every second): two
+    lines that split the same cells into spans differently get a wider region, never a narrower one.
     """
-    a, b = _cells(old), _cells(new)
-    prefix = 0
-    for ca, cb in zip(a, b, strict=False):  # the common prefix: old and new may differ in length
-        if ca != cb:
-            break
-        prefix += 1
+    start = _common_cells(old, new)
+    old_width, new_width = _width(old), _width(new)
     suffix = 0
     # A shared tail only stays put on screen when both lines are equally wide: if "9s" became
     # "10s", everything after it moved one column and must be repainted.
-    if cell_len("".join(c for c, _ in a)) == cell_len("".join(c for c, _ in b)):
-        for ca, cb in zip(reversed(a[prefix:]), reversed(b[prefix:]), strict=False):  # the common suffix
-            if ca != cb:
-                break
-            suffix += 1
-    start = cell_len("".join(c for c, _ in a[:prefix]))
-    end = max(cell_len("".join(c for c, _ in a[: len(a) - suffix])),
-              cell_len("".join(c for c, _ in b[: len(b) - suffix])))
+    if old_width == new_width:  # (prefix and suffix each stop at a differing cell: they cannot overlap)
+        suffix = _common_cells(_reversed(old), _reversed(new))
+    end = max(old_width, new_width) - suffix
     return Region(start, y, max(1, end - start), 1)
+
+
+def _common_cells(a: Line, b: Line) -> int:
+    """How many cells two lines share from their start: whole equal spans, then the common
+    beginning of the first differing pair when its style is the same."""
+    cells = 0
+    for (text_a, style_a), (text_b, style_b) in zip(a, b, strict=False):
+        if style_a != style_b:
+            return cells
+        if text_a != text_b:
+            return cells + cell_len(os.path.commonprefix((text_a, text_b)))
+        cells += cell_len(text_a)
+    return cells
+
+
+def _width(view_line: Line) -> int:
+    return sum(cell_len(text) for text, _ in view_line)
+
+
+def _reversed(view_line: Line) -> Line:
+    return tuple((text[::-1], style) for text, style in reversed(view_line))
 
 
 class PanelBody(Widget):

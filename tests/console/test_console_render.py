@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+
+from rich.cells import cell_len
 from textual.geometry import Region
 
 from console.panels.base import changed_cells, line
@@ -43,3 +46,47 @@ def test_changed_cells_covers_only_what_differs():
     assert changed_cells(line("dir 9s writable"), line("dir 10s writable"), 2) == Region(4, 2, 12, 1)
     # wide characters are measured in cells
     assert changed_cells(line("日本 x"), line("日本 y"), 0) == Region(5, 0, 1, 1)
+
+
+def _cells(view_line):
+    """The line cell by cell: (character, style), a wide character followed by its second cell."""
+    out = []
+    for text, style in view_line:
+        for char in text:
+            out += [(char, style)] + [None] * (cell_len(char) - 1)
+    return out
+
+
+def test_changed_cells_never_misses_a_changed_cell_on_random_lines():
+    """Seeded random pairs of lines (split into spans differently, styles and wide characters
+    mixed): every cell that differs, or that one line has and the other not, is inside the region."""
+    rng = random.Random(20)
+    alphabet = "ab1 .%▁█日"
+    styles = ("", "$error", "bold")
+
+    def random_line(text):
+        spans, at = [], 0
+        while at < len(text):
+            size = rng.randint(1, 4)
+            spans.append((text[at:at + size], rng.choice(styles[:2]) if rng.random() < 0.3 else ""))
+            at += size
+        return tuple(spans)
+
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        other = list(text)
+        for _ in range(rng.randint(0, 3)):  # a few edits: replace, insert, delete
+            at = rng.randint(0, len(other))
+            kind = rng.choice(("replace", "insert", "delete"))
+            if kind == "insert" or not other:
+                other.insert(at, rng.choice(alphabet))
+            elif kind == "replace":
+                other[min(at, len(other) - 1)] = rng.choice(alphabet)
+            else:
+                del other[min(at, len(other) - 1)]
+        old, new = random_line(text), random_line("".join(other))
+        region = changed_cells(old, new, 0)
+        a, b = _cells(old), _cells(new)
+        differing = [x for x in range(max(len(a), len(b)))
+                     if (a[x] if x < len(a) else "gone") != (b[x] if x < len(b) else "gone")]
+        assert all(region.x <= x < region.x + region.width for x in differing), (old, new, region, differing)
