@@ -50,6 +50,7 @@ from console.screens.confirm import ConfirmScreen, confirmation
 from console.screens.help import HelpScreen
 from console.symbols import toast_label
 from console.themes import DEFAULT_THEME, load_themes, next_theme
+from engine.cadence import seconds_to_tick
 from engine.commands import Command, CommandResult
 from engine.snapshot import SilenceView, Snapshot, SnapshotSource
 
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT = 15.0  # seconds before an unanswered command is reported as such
+PULL_AFTER_PUBLISH = 0.05  # seconds after the grid's tick: the engine's publish on it takes a few ms
 
 
 class SourceStarted(Message):
@@ -262,7 +264,14 @@ class OpsConsoleApp(App[None]):
         try:
             self._pull_and_apply()
         finally:  # re-armed only after the cycle finished: no overlap
-            self._timer = self.set_timer(self.refresh_interval, self._tick)
+            self._timer = self.set_timer(self._until_next_pull(), self._tick)
+
+    def _until_next_pull(self) -> float:
+        """Seconds to the next multiple of the refresh period on the monotonic clock, plus
+        PULL_AFTER_PUBLISH: the engine publishes its snapshot on the same grid (engine/cadence.py,
+        engine.snapshot_interval), so each pull gets one built moments before, not up to a
+        publishing period old, and the engine builds no snapshot that no one reads."""
+        return seconds_to_tick(self.refresh_interval) + PULL_AFTER_PUBLISH
 
     def _pull_and_apply(self) -> None:
         try:

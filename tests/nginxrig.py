@@ -530,7 +530,7 @@ class Rig:
 
     def status(self, settled: float = 3.0) -> dict[str, Any]:
         """`opsconsole rollout status --json`, as an operator would ask. The engine republishes its
-        snapshot every engine.snapshot_interval (0.5 s), so right after an automatic decision the
+        snapshot every engine.snapshot_interval (1 s), so right after an automatic decision the
         history can be ahead of it: asked again (for at most `settled` seconds) until the two agree."""
         deadline = time.monotonic() + settled
         while True:

@@ -167,7 +167,7 @@ class StoreConfig(Strict):
 
 class UiConfig(Strict):
     refresh: Annotated[PositiveDuration, duration_range("100ms", "1m")] = 1.0
-    """How often the panels redraw from the engine's latest snapshot."""
+    """How often the panels redraw from the engine's latest snapshot, just after the engine builds one (a multiple of `engine.snapshot_interval`)."""
     theme: str = "opsconsole-dark"
     """The colour theme: the name of a file in themes/ without `.tcss` (`t` cycles through them)."""
     color_system: Literal["auto", "truecolor", "256", "16", "mono"] = "auto"
@@ -257,8 +257,8 @@ class EngineConfig(Strict):
     """How crashed engine components are restarted."""
     self_metrics_interval: PositiveDuration = 2.0
     """How often the engine records its own series (RSS, CPU, samples/s, queue lengths)."""
-    snapshot_interval: Annotated[PositiveDuration, duration_range("50ms", "10s")] = 0.5
-    """How often the engine builds the snapshot the panels, `status` and `attach` read."""
+    snapshot_interval: Annotated[PositiveDuration, duration_range("50ms", "10s")] = 1.0
+    """How often the engine builds the snapshot the panels, `status` and `attach` read. It and `ui.refresh` both run on multiples of their period, so the console pulls each snapshot just after it is built: keep `ui.refresh` a multiple of it (lower both for livelier panels)."""
 
 
 # Parts' own sections. Imported here, below the building blocks above, because their modules
