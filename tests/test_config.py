@@ -550,3 +550,43 @@ def test_default_paths_follow_the_environment_of_each_load(tmp_path: Path, monke
         assert config.logging.file == state / "opsconsole" / "opsconsole.log"
         assert config.demo.dir == state / "opsconsole" / "demo"
         assert config.backup.dir == state / "opsconsole" / "backups"
+
+
+REPO = Path(__file__).resolve().parents[1]
+YAML_CORPUS = sorted({*REPO.glob("*.yaml"), *REPO.glob("examples/**/*.yaml"),
+                      *(REPO / "tests" / "reliability" / "bad_configs").rglob("*.yaml")})
+
+
+def _read_with(loader_class: type, text: str) -> tuple[object, ...]:
+    loader = loader_class(text)
+    try:
+        return (loader.build(), loader.lines, loader.raw, loader.duplicates)
+    except yaml.YAMLError as err:
+        return ("error", type(err).__name__, getattr(err, "problem_mark", None) and err.problem_mark.line)
+    finally:
+        loader.dispose()
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml: one parser only")
+def test_libyaml_and_pure_python_parsers_read_every_config_the_same() -> None:
+    """Configs are read with libyaml (fast) and only a file it rejects again with PyYAML's own
+    parser: on the demo config, every example and the bad-config corpus, both give the same data,
+    key lines, plain-scalar source text and duplicate keys, or reject the same file at the same line."""
+    from engine.config import yamlfile
+
+    assert len(YAML_CORPUS) > 40
+    for path in YAML_CORPUS:
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            continue  # refused before any parser sees it
+        assert _read_with(yamlfile.FastLineLoader, text) == _read_with(yamlfile.LineLoader, text), path
+
+
+def test_a_syntax_error_is_worded_by_the_pure_python_parser(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("ui:\n  refresh: 1s\n  theme: [dark\nstore: {}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(f"{path}:4: YAML syntax error: ")
+    assert "expected ',' or ']', but got" in str(caught.value)  # PyYAML's words (libyaml: "did not find expected")

@@ -250,10 +250,16 @@ class _Load:
     def _parse(self) -> dict[Any, Any]:
         assert self.path is not None
         text = yamlfile.read_text(self.path)
-        loader: yamlfile.LineLoader | None = None
+        loader: yamlfile.LineLoader | yamlfile.FastLineLoader | None = None
         try:
-            loader = yamlfile.LineLoader(text)  # the reader rejects control characters here already
-            data = loader.build()
+            try:
+                loader = yamlfile.FastLineLoader(text)
+                data = loader.build()
+            except yaml.YAMLError:  # said again in the words of the pure-Python parser
+                if loader is not None:
+                    loader.dispose()
+                loader = yamlfile.LineLoader(text)  # the reader rejects control characters here already
+                data = loader.build()
         except yaml.YAMLError as err:
             raise yamlfile.syntax_error(self.label, text, err) from None
         except yamlfile.TooManyValues as err:
