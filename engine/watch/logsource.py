@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from engine import eventcodes as ev
+from engine.cadence import next_tick
 from engine.component import EngineContext
 from engine.evidence.counts import STANDARD_BOUNDS_MS, record_counts
 from engine.store import Store, StoreError, open_reader
@@ -55,6 +56,14 @@ def load_offset(store: Store, source: str) -> dict[str, Any] | None:
 def _text(line: bytes, limit: int) -> str:
     text = line.decode("utf-8", "replace").strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def next_report_at(now: float, interval: float) -> float:
+    """The next report's moment: the first multiple of `interval` on the monotonic clock at least
+    half an interval away. On that grid (engine/cadence.py) the reader's hand-off lands while the
+    loop is awake for the engine's other periodic work instead of waking it once more each report,
+    and the first window is never a sliver (a rate from a handful of lines)."""
+    return next_tick(interval, now + interval / 2)
 
 
 class LogSource:
@@ -93,14 +102,14 @@ class LogSource:
             tailer = Tailer(self.path, self.config.start, saved)
             interval, poll = self.config.interval, self.config.poll
             last = time.monotonic()
-            next_report = last + interval
+            next_report = next_report_at(last, interval)
             wait_first = False  # the last call read up to the report: the next one waits a poll first
             while True:
                 if ctx.paused:  # report what was read before the pause, then read nothing until resume
                     self._report(ctx, time.monotonic() - last, tailer)
                     await ctx.wait_running()
                     last = time.monotonic()
-                    next_report = last + interval
+                    next_report = next_report_at(last, interval)
                 # The worker polls the file every `poll` until the report is due, and comes back
                 # sooner only with news for the loop (a note, a status change, the pause, an error):
                 # the loop wakes once per report instead of twice per poll (bench/loop_wakeups.py).
@@ -115,7 +124,7 @@ class LogSource:
                 if now >= next_report:
                     self._report(ctx, now - last, tailer)
                     last = now
-                    next_report = max(next_report + interval, now + interval / 2)
+                    next_report = next_report_at(now, interval)  # the next tick; later when this one was late
                 if not due and not chunk.more:  # back early: the next poll as before
                     await asyncio.sleep(max(0.0, min(poll, next_report - time.monotonic())))
                 wait_first = due and not chunk.more
