@@ -30,8 +30,11 @@ def description(model: type[BaseModel], field: str) -> str:
 @functools.cache
 def _module_docs(module: str) -> dict[tuple[str, str], str]:
     """(class qualname, field) -> the docstring under the field, for every class of a module."""
-    source = inspect.getsource(sys.modules[module])
     found: dict[tuple[str, str], str] = {}
+    try:
+        source = inspect.getsource(sys.modules[module])
+    except (OSError, TypeError):  # installed without its .py files: no descriptions, as pydantic did
+        return found
 
     def visit(body: list[ast.stmt], prefix: str) -> None:
         for node, after in zip(body, [*body[1:], None], strict=True):
