@@ -137,8 +137,7 @@ class HeaderBar(Horizontal):
     def __init__(self) -> None:
         super().__init__()
         self.main = Static(header_content(None, "", False), id="header-main")
-        self.clock = PanelBody()
-        self.clock.id = "header-clock"
+        self.clock = PanelBody(id="header-clock")
         self._main_key: tuple[object, ...] | None = None
         self._last: tuple[Snapshot, str, bool] | None = None  # to lay the text out again on a resize
         self._main_plain = ""

@@ -558,13 +558,12 @@ YAML_CORPUS = sorted({*REPO.glob("*.yaml"), *REPO.glob("examples/**/*.yaml"),
 
 
 def _read_with(loader_class: type, text: str) -> tuple[object, ...]:
-    loader = loader_class(text)
+    from engine.config import yamlfile
+
     try:
-        return (loader.build(), loader.lines, loader.raw, loader.duplicates)
+        return tuple(yamlfile.read_with(loader_class, text))
     except yaml.YAMLError as err:
         return ("error", type(err).__name__, getattr(err, "problem_mark", None) and err.problem_mark.line)
-    finally:
-        loader.dispose()
 
 
 @pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml: one parser only")

@@ -136,8 +136,8 @@ class PanelBody(Widget):
     PanelBody { height: 1; width: 1fr; text-wrap: nowrap; text-overflow: clip; }
     """
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
         self._lines: View = ()
         self._strips: list[Strip | None] = []
         self._strip_key: tuple[object, ...] | None = None

@@ -16,9 +16,12 @@ import sys
 from pydantic import BaseModel
 
 
-def description(model: type[BaseModel], field: str) -> str:
-    """The field's `Field(description=...)`, else the docstring under it ("" when it has none)."""
-    info = model.model_fields[field]
+def description(model: type[BaseModel], key: str) -> str:
+    """The description of the field `key` names (its alias or its name): its
+    `Field(description=...)`, else the docstring under it ("" when it has none or is no field)."""
+    field, info = next(((name, f) for name, f in model.model_fields.items() if key in (name, f.alias)), ("", None))
+    if info is None:
+        return ""
     if info.description:
         return info.description
     for cls in model.__mro__:  # an inherited field is documented where it is declared

@@ -250,16 +250,8 @@ class _Load:
     def _parse(self) -> dict[Any, Any]:
         assert self.path is not None
         text = yamlfile.read_text(self.path)
-        loader: yamlfile.LineLoader | yamlfile.FastLineLoader | None = None
         try:
-            try:
-                loader = yamlfile.FastLineLoader(text)
-                data = loader.build()
-            except yaml.YAMLError:  # said again in the words of the pure-Python parser
-                if loader is not None:
-                    loader.dispose()
-                loader = yamlfile.LineLoader(text)  # the reader rejects control characters here already
-                data = loader.build()
+            parsed = yamlfile.parse(text)
         except yaml.YAMLError as err:
             raise yamlfile.syntax_error(self.label, text, err) from None
         except yamlfile.TooManyValues as err:
@@ -267,11 +259,8 @@ class _Load:
         except RecursionError:  # PyYAML composes nested collections recursively
             raise ConfigError(f"{self.label}:1: the config nests lists or mappings too deeply to read "
                               "(hundreds of levels; a real config has fewer than ten)") from None
-        finally:
-            if loader is not None:
-                loader.dispose()
-        self.lines, self.raw = loader.lines, loader.raw
-        for path, line, first in loader.duplicates:
+        data, self.lines, self.raw, duplicates = parsed
+        for path, line, first in duplicates:
             self._add((0, line), f"{self.label}:{line}: {format_path(path)}: duplicate key (first defined at line {first})")
         if data is None:  # an empty file, or only comments: the defaults
             return {}
@@ -430,8 +419,7 @@ class _Load:
 
 def _what_for(model: type[BaseModel], key: Any) -> str:
     """": the nginx upstream block ..." — what a missing key is for, from its docstring."""
-    name = next((name for name, f in model.model_fields.items() if key in (name, f.alias)), None)
-    text = fielddocs.description(model, name).rstrip(".") if name is not None else ""
+    text = fielddocs.description(model, key).rstrip(".")
     if not text:
         return ""
     return f": {text[:1].lower()}{text[1:]}"

@@ -268,10 +268,8 @@ class _Generator(GenerateJsonSchema):
     def model_schema(self, schema: Any) -> dict[str, Any]:
         """The model's properties with their descriptions, read when the schema is generated."""
         out = super().model_schema(schema)
-        model = schema["cls"]
-        by_key = {info.alias or name: name for name, info in model.model_fields.items()}
         for key, prop in out.get("properties", {}).items():
-            text = fielddocs.description(model, by_key[key]) if key in by_key else ""
+            text = fielddocs.description(schema["cls"], key)
             if text and "description" not in prop:
                 prop["description"] = text
         return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -155,7 +155,31 @@ class LineLoader(_LineBuilder, yaml.SafeLoader):
 class FastLineLoader(_LineBuilder, yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):  # type: ignore[misc]  # a base chosen at import
     """libyaml's parser where PyYAML has it: ~4x faster on a valid file (the demo config: ~17 ms
     of every start, ~4 ms with it). It words syntax errors its own way, so a file it rejects is
-    parsed again by LineLoader (engine/config/loader.py)."""
+    parsed again by LineLoader (`parse`)."""
+
+
+class Parsed(NamedTuple):
+    data: Any
+    lines: dict[KeyPath, int]
+    raw: dict[KeyPath, str]
+    duplicates: list[tuple[KeyPath, int, int]]
+
+
+def parse(text: str) -> Parsed:
+    """The document with its key lines, plain-scalar text and duplicate keys: libyaml first, and a
+    file it rejects again with PyYAML's own parser, whose YAMLError (or success) is the answer."""
+    try:
+        return read_with(FastLineLoader, text)
+    except yaml.YAMLError:
+        return read_with(LineLoader, text)
+
+
+def read_with(loader_class: type[LineLoader] | type[FastLineLoader], text: str) -> Parsed:
+    loader = loader_class(text)  # the pure-Python reader rejects control characters here already
+    try:
+        return Parsed(loader.build(), loader.lines, loader.raw, loader.duplicates)
+    finally:
+        loader.dispose()
 
 
 def syntax_error(label: str, text: str, err: yaml.YAMLError) -> ConfigError:
