@@ -37,6 +37,7 @@ from textual.widgets import Footer
 
 from console.actions import BY_ID, DOING, ActionSpec, ActionsProvider, bindings, refusal, write_refusal
 from console.compact import is_compact
+from console.compositor import DirtyRowsCompositor
 from console.header import HeaderBar
 from console.panels.base import Panel
 from console.panels.errors import ErrorsPanel
@@ -150,6 +151,12 @@ class OpsConsoleApp(App[None]):
         return default
 
     # ----------------------------------------------------------------- layout
+    def get_default_screen(self) -> Screen[None]:
+        """Textual's default screen, with a compositor that repaints only the rows that changed."""
+        screen: Screen[None] = Screen(id="_default")
+        screen._compositor = DirtyRowsCompositor()
+        return screen
+
     def compose(self) -> ComposeResult:
         yield self.header
         with PanelArea(id="panels", can_focus=False):

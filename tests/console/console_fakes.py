@@ -92,9 +92,10 @@ class DemoSource:
 
     mode = SourceMode.LIVE
 
-    def __init__(self, points: int = 60) -> None:
+    def __init__(self, points: int = 60, clock: Callable[[], float] = time.time) -> None:
         self.points = points
-        self.started = time.time()
+        self.clock = clock  # wall time; a test steps its own
+        self.started = clock()
         self.state = EngineState.RUNNING
         self._cache: tuple[int, Snapshot] | None = None
 
@@ -107,7 +108,7 @@ class DemoSource:
         return SeriesView(source, metric, times, tuple(self._wave(source + metric, t, base, amp) for t in times), unit)
 
     def snapshot(self) -> Snapshot:
-        now = int(time.time())
+        now = int(self.clock())
         if self._cache and self._cache[0] == now:
             return self._cache[1]
         s = self._series
