@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from itertools import repeat
 from typing import NamedTuple
 
 from rich.cells import cell_len
@@ -116,6 +117,30 @@ def sgr_between(old: Style | None, new: Style) -> str:
     return f"\x1b[{';'.join(codes)}m"
 
 
+# Frames repeat the same few characters and SGR sequences: their widths and the styles they lead to
+# are worked out once (~40% of the output thread's time was cell_len and apply_sgr per character
+# and per sequence). Bounded: a stream of ever-new colours cannot grow it without end.
+_widths: dict[str, int] = {}
+_styles: dict[tuple[Style, str], Style] = {}
+CACHE_MAX = 4096
+
+
+def _cell_width(char: str) -> int:
+    width = _widths.get(char)
+    if width is None:
+        if len(_widths) >= CACHE_MAX:
+            _widths.clear()
+        width = _widths[char] = cell_len(char)
+    return width
+
+
+def _remember_style(style: Style, params: str) -> Style:
+    if len(_styles) >= CACHE_MAX:
+        _styles.clear()
+    new = _styles[(style, params)] = apply_sgr(style, params)
+    return new
+
+
 class ScreenDiff:
     """A filter for the terminal's output: `feed(frame)` returns what to write instead."""
 
@@ -200,24 +225,31 @@ class ScreenDiff:
                 seen_text = True
                 if y < 0 or x < 0:
                     return None  # text at an unknown position
+                if y >= self._rows:
+                    return None  # a scroll: not Textual's way
+                line = writes.setdefault(y, {})
+                if text.isascii() and text.isprintable():  # most of a frame: one cell per character
+                    if x + len(text) > self._cols:
+                        return None  # a wrap: not Textual's way
+                    line.update(zip(range(x, x + len(text)), zip(text, repeat(style)), strict=False))
+                    x += len(text)
+                    continue
                 for char in text:
-                    width = cell_len(char)
+                    width = _cell_width(char)
                     if width == 0:  # a combining mark joins the cell before it
-                        line = writes.setdefault(y, {})
                         if x - 1 in line:
                             prev = line[x - 1]
                             line[x - 1] = (prev[0] + char, prev[1])
                             continue
                         return None
-                    if x + width > self._cols or y >= self._rows:
-                        return None  # a wrap or a scroll: not Textual's way
-                    line = writes.setdefault(y, {})
+                    if x + width > self._cols:
+                        return None  # a wrap: not Textual's way
                     line[x] = (char, style)
                     if width == 2:
                         line[x + 1] = (WIDE_TAIL, style)
                     x += width
             elif sgr is not None:
-                style = apply_sgr(style, sgr)
+                style = _styles.get((style, sgr)) or _remember_style(style, sgr)
             elif row is not None:
                 y, x = int(row or 1) - 1, int(col or 1) - 1
             elif mode is not None:
