@@ -6,8 +6,8 @@ console's updates are spread over the screen every second (a digit in each panel
 top right corner), so the box is the screen and every widget - the screen, the panel area, six
 panels and their scrollbars, the footer and each of its keys - was rendered each second to use a
 few rows of it. Here each widget renders only the rows that hold a dirty region overlapping it
-(full width, so Textual's cuts and chops line up as before), and a widget no dirty region touches
-is not rendered at all. What reaches the terminal is the same: the same dirty spans, filled from
+(full width, so Textual's cuts and chops line up as before); a widget no dirty region touches
+is not rendered at all, nor one whose dirty areas all lie inside a widget in front of it. What reaches the terminal is the same: the same dirty spans, filled from
 the same front-most widget (tests/console/test_compositor.py compares the two, frame by frame).
 
 Textual is pinned (pyproject.toml) because this reaches into its compositor's private parts.
@@ -40,10 +40,14 @@ class DirtyRowsCompositor(Compositor):
             yield from super()._get_renders(crop)
             return
         self._dirty_regions.clear()  # as Textual's does (a refresh during rendering waits a frame)
+        # Front to back, as Textual paints (the first strip for a cut wins): an area inside one
+        # widget's visible region is painted by it alone, so the widgets behind (the panel's
+        # box, the panel area, the screen) are not asked for it.
+        pending = dirty
         for widget, (region, clip) in self.visible_widgets.items():
             visible = region.intersection(clip)
             top, bottom = visible.bottom, visible.y
-            for area in dirty:
+            for area in pending:
                 if visible.overlaps(area):
                     top, bottom = min(top, area.y), max(bottom, area.bottom)
             top, bottom = max(top, visible.y), min(bottom, visible.bottom)
@@ -51,3 +55,6 @@ class DirtyRowsCompositor(Compositor):
                 continue
             rows = Region(visible.x, top, visible.width, bottom - top)
             yield rows, rows, widget.render_lines(rows.translate(-region.offset))
+            pending = [area for area in pending if not visible.contains_region(area)]
+            if not pending:
+                return
