@@ -7,8 +7,9 @@ top right corner), so the box is the screen and every widget - the screen, the p
 panels and their scrollbars, the footer and each of its keys - was rendered each second to use a
 few rows of it. Here each widget renders only the rows that hold a dirty region overlapping it
 (full width, so Textual's cuts and chops line up as before); a widget no dirty region touches
-is not rendered at all, nor one whose dirty areas all lie inside a widget in front of it. What reaches the terminal is the same: the same dirty spans, filled from
-the same front-most widget (tests/console/test_compositor.py compares the two, frame by frame).
+is not rendered at all, nor one whose dirty areas all lie inside a widget in front of it. What
+reaches the terminal is the same: the same dirty spans, filled from the same front-most widget
+(tests/console/test_compositor.py compares the two, frame by frame).
 
 Textual is pinned (pyproject.toml) because this reaches into its compositor's private parts.
 """
@@ -39,7 +40,6 @@ class DirtyRowsCompositor(Compositor):
         if dirty is None:  # a full update, a screenshot: Textual's own
             yield from super()._get_renders(crop)
             return
-        self._dirty_regions.clear()  # as Textual's does (a refresh during rendering waits a frame)
         # Front to back, as Textual paints (the first strip for a cut wins): an area inside one
         # widget's visible region is painted by it alone, so the widgets behind (the panel's
         # box, the panel area, the screen) are not asked for it.

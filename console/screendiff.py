@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from itertools import repeat
 from typing import NamedTuple
 
-from rich.cells import cell_len
+from rich.cells import cached_cell_len
 
 TOKEN = re.compile(
     r"\x1b\[(\d*);(\d*)H"  # 1, 2: cursor position
@@ -59,6 +60,7 @@ Parsed = tuple[list[tuple[str, bool]], dict[int, dict[int, Cell]], tuple[int, in
 WIDE_TAIL = ""
 
 
+@lru_cache(maxsize=4096)  # frames repeat the same few sequences from the same few styles
 def apply_sgr(style: Style, params: str) -> Style:
     """The style after `ESC[<params>m`, as a terminal reads it."""
     codes = params.replace(":", ";").split(";") if params else ["0"]
@@ -115,30 +117,6 @@ def sgr_between(old: Style | None, new: Style) -> str:
     if new.ul != old.ul:
         codes.append(new.ul or "59")
     return f"\x1b[{';'.join(codes)}m"
-
-
-# Frames repeat the same few characters and SGR sequences: their widths and the styles they lead to
-# are worked out once (~40% of the output thread's time was cell_len and apply_sgr per character
-# and per sequence). Bounded: a stream of ever-new colours cannot grow it without end.
-_widths: dict[str, int] = {}
-_styles: dict[tuple[Style, str], Style] = {}
-CACHE_MAX = 4096
-
-
-def _cell_width(char: str) -> int:
-    width = _widths.get(char)
-    if width is None:
-        if len(_widths) >= CACHE_MAX:
-            _widths.clear()
-        width = _widths[char] = cell_len(char)
-    return width
-
-
-def _remember_style(style: Style, params: str) -> Style:
-    if len(_styles) >= CACHE_MAX:
-        _styles.clear()
-    new = _styles[(style, params)] = apply_sgr(style, params)
-    return new
 
 
 class ScreenDiff:
@@ -235,7 +213,7 @@ class ScreenDiff:
                     x += len(text)
                     continue
                 for char in text:
-                    width = _cell_width(char)
+                    width = cached_cell_len(char)
                     if width == 0:  # a combining mark joins the cell before it
                         if x - 1 in line:
                             prev = line[x - 1]
@@ -249,7 +227,7 @@ class ScreenDiff:
                         line[x + 1] = (WIDE_TAIL, style)
                     x += width
             elif sgr is not None:
-                style = _styles.get((style, sgr)) or _remember_style(style, sgr)
+                style = apply_sgr(style, sgr)
             elif row is not None:
                 y, x = int(row or 1) - 1, int(col or 1) - 1
             elif mode is not None:
